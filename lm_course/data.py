@@ -1,0 +1,476 @@
+"""The course's datasets: one registry, one loader API, no network needed by default.
+
+Three kinds of source:
+
+* **embedded** - text and benchmarks that an installed dependency ships (gensim's test data):
+  the Lee news corpus, a Wikipedia sample, WordSim-353, SimLex-999, the Google analogy set,
+  a small sentiment set.
+* **generated** - small task datasets made deterministically from a seed (dates -> ISO dates,
+  copy, reverse), for the sequence-to-sequence chapters.
+* **download** - bigger real corpora fetched only when you ask (`download("tinyshakespeare")`),
+  from a pinned URL, checked against a pinned sha256 *after* the transfer, written atomically
+  into the cache folder (``data/cache`` in a checkout, or ``$LM_COURSE_DATA``).
+
+>>> sorted(DATASETS)[:3]
+['copy', 'dates', 'lee']
+>>> x, y = get_batch(torch.arange(100), batch_size=2, block_size=8,
+...                  generator=torch.Generator().manual_seed(0))
+>>> bool((x[:, 1:] == y[:, :-1]).all())
+True
+"""
+
+from __future__ import annotations
+
+import bz2
+import calendar
+import hashlib
+import os
+import random
+import re
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from lm_course.utils import check_float, check_int, check_tensor
+
+# ----------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the registry knows about one dataset."""
+
+    name: str
+    kind: str  # "embedded" | "generated" | "download"
+    description: str
+    source: str  # where it comes from (package file, generator, or URL)
+    licence: str
+    size: str  # human-readable size
+    url: str | None = None  # download only: pinned URL
+    sha256: str | None = None  # download only: hash of the downloaded file
+    filename: str | None = None  # download only: name in the cache folder
+
+
+_GENSIM = "gensim/test/test_data/"
+_WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+
+DATASETS: dict[str, DatasetInfo] = {
+    d.name: d
+    for d in [
+        DatasetInfo("lee", "embedded", "Lee background corpus: 300 Australian news articles",
+                    _GENSIM + "lee_background.cor", "research use (Lee et al., 2005), via gensim",
+                    "360 kB"),
+        DatasetInfo("wiki", "embedded", "English Wikipedia sample, markup removed",
+                    _GENSIM + _WIKI_FILE, "CC BY-SA 3.0 (Wikipedia), via gensim", "2.9 MB text"),
+        DatasetInfo("wordsim353", "embedded", "WordSim-353 word-pair similarity judgements",
+                    _GENSIM + "wordsim353.tsv", "research use (Finkelstein et al., 2002)",
+                    "353 pairs"),
+        DatasetInfo("simlex999", "embedded", "SimLex-999 word-pair similarity judgements",
+                    _GENSIM + "simlex999.txt", "research use (Hill et al., 2015)", "999 pairs"),
+        DatasetInfo("google_analogies", "embedded", "Google word-analogy set (a:b :: c:d)",
+                    _GENSIM + "questions-words.txt", "Apache 2.0 (word2vec)", "19,544 questions"),
+        DatasetInfo("pang_lee_polarity", "embedded", "movie-review sentences labelled pos/neg",
+                    _GENSIM + "pang_lee_polarity.cor", "research use (Pang & Lee, 2005)",
+                    "200 sentences"),
+        DatasetInfo("dates", "generated", "human-written dates -> ISO 8601 (YYYY-MM-DD)",
+                    "lm_course.data._make_dates", "generated (MIT)", "any n"),
+        DatasetInfo("copy", "generated", "random digit strings -> the same string",
+                    "lm_course.data._make_copy", "generated (MIT)", "any n"),
+        DatasetInfo("reverse", "generated", "random digit strings -> the string reversed",
+                    "lm_course.data._make_copy", "generated (MIT)", "any n"),
+        DatasetInfo("tinyshakespeare", "download", "Tiny Shakespeare (40,000 lines of plays)",
+                    "karpathy/char-rnn", "public domain text", "1.1 MB",
+                    url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
+                        "tinyshakespeare/input.txt",
+                    sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+                    filename="tinyshakespeare.txt"),
+        DatasetInfo("text8", "download", "text8: first 100 MB of cleaned English Wikipedia",
+                    "Matt Mahoney's text8", "CC BY-SA (Wikipedia)", "31 MB zip, 100 MB text",
+                    url="http://mattmahoney.net/dc/text8.zip",
+                    sha256="a6640522afe85d1963ad56c05b0ede0a0c000dddc9671758a6cc09b7a38e5232",
+                    filename="text8.zip"),
+        DatasetInfo("sst2", "download", "Stanford Sentiment Treebank, binary (GLUE SST-2)",
+                    "GLUE benchmark", "research use (Socher et al., 2013)", "7.4 MB zip",
+                    url="https://dl.fbaipublicfiles.com/glue/data/SST-2.zip",
+                    sha256="d67e16fb55739c1b32cdce9877596db1c127dc322d93c082281f64057c16deaa",
+                    filename="SST-2.zip"),
+    ]
+}
+
+
+def _info(name: str, kind: str | None = None) -> DatasetInfo:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a dataset name (str), got {type(name).__name__}")
+    if name not in DATASETS:
+        raise ValueError(f"name={name!r} is not a known dataset; expected one of {sorted(DATASETS)}")
+    info = DATASETS[name]
+    if kind is not None and info.kind != kind:
+        raise ValueError(f"dataset {name!r} is {info.kind}, not {kind}")
+    return info
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Every dataset in the registry, in a stable order."""
+    return [DATASETS[k] for k in sorted(DATASETS)]
+
+
+def _gensim_file(relpath: str) -> Path:
+    import gensim
+
+    path = Path(gensim.__file__).parent / relpath.removeprefix("gensim/")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: reinstall gensim (pip install gensim)")
+    return path
+
+
+# ----------------------------------------------------------------------------- downloads
+
+
+def cache_dir() -> Path:
+    """Where downloads live: ``$LM_COURSE_DATA`` if set, else ``data/cache`` in the checkout."""
+    env = os.environ.get("LM_COURSE_DATA")
+    root = Path(env) if env else Path(__file__).resolve().parent.parent / "data" / "cache"
+    return root
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(name: str, *, url: str | None = None, sha256: str | None = None,
+             directory: str | Path | None = None, timeout: float = 30.0,
+             progress: bool = True) -> Path:
+    """Fetch a registry dataset into the cache (once) and return the path of the verified file.
+
+    The file is streamed to a temporary file beside the target, its length and sha256 are
+    checked *after* the transfer, and only then is it renamed into place: an interrupted or
+    corrupt download never leaves a file that looks complete. ``url``/``sha256`` override the
+    registry's (useful for mirrors and tests).
+    """
+    info = _info(name, "download")
+    url = url or info.url
+    expected = (sha256 or info.sha256 or "").lower()
+    target = Path(directory) if directory is not None else cache_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    dest = target / (info.filename or name)
+    if dest.exists():
+        if sha256_of(dest) == expected:
+            return dest
+        dest.unlink()  # a stale or foreign file: fetch again
+    offline_hint = (f"Without a network, use an embedded corpus instead (e.g. load_text('wiki') "
+                    f"or load_text('lee')), or place the file yourself at {dest} "
+                    f"(sha256 {expected}).")
+    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=target)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
+                total = int(resp.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {name}",
+                          disable=not progress) as bar:
+                    received = 0
+                    for chunk in iter(lambda: resp.read(1 << 16), b""):
+                        out.write(chunk)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+        except (urllib.error.URLError, OSError, TimeoutError) as err:
+            raise ConnectionError(f"could not download {name!r} from {url}: {err}. "
+                                  f"{offline_hint}") from err
+        if total is not None and received != total:
+            raise OSError(f"download of {name!r} was truncated: got {received} of {total} bytes. "
+                          f"Try again. {offline_hint}")
+        got = sha256_of(tmp)
+        if got != expected:
+            raise OSError(f"sha256 mismatch for {name!r} from {url}: expected {expected}, "
+                          f"got {got}. The file was discarded. {offline_hint}")
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _downloaded(name: str, download_ok: bool) -> Path:
+    info = _info(name, "download")
+    path = cache_dir() / (info.filename or name)
+    if path.exists() and sha256_of(path) == info.sha256:
+        return path
+    if not download_ok:
+        raise FileNotFoundError(
+            f"dataset {name!r} is not downloaded yet. Call download({name!r}) or "
+            f"load_text({name!r}, download=True) (needs a network), or run "
+            f"`lm-course data download {name}`. Offline, use load_text('wiki') or "
+            f"load_text('lee').")
+    return download(name)
+
+
+# ----------------------------------------------------------------------------- text corpora
+
+
+@lru_cache(maxsize=4)
+def _wiki_articles() -> tuple[str, ...]:
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+
+    articles = []
+    with bz2.open(_gensim_file(DATASETS["wiki"].source), "rb") as f:
+        for title, text, _pageid in extract_pages(f, filter_namespaces=("0",)):
+            if text.lower().startswith("#redirect"):
+                continue
+            clean = filter_wiki(text)
+            clean = re.sub(r"'{2,}", "", clean)  # bold/italic quote marks
+            clean = re.sub(r"\n\s*\n+", "\n", clean)
+            lines = [ln.strip(" *#:=|") for ln in clean.splitlines()]
+            lines = [ln for ln in lines if len(ln.split()) >= 5]  # drop stubs of tables/lists
+            if lines:
+                articles.append(title + "\n" + "\n".join(lines))
+    return tuple(articles)
+
+
+def load_documents(name: str) -> list[str]:
+    """The corpus as a list of documents: ``"lee"`` (300 news articles) or ``"wiki"``."""
+    info = _info(name)
+    if name == "lee":
+        text = _gensim_file(info.source).read_text(encoding="utf-8")
+        return [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if name == "wiki":
+        return list(_wiki_articles())
+    raise ValueError(f"name={name!r} has no document structure; expected 'lee' or 'wiki'")
+
+
+def load_text(name: str, max_chars: int | None = None, download: bool = False) -> str:
+    """A corpus as one string: ``"lee"``, ``"wiki"``, ``"tinyshakespeare"`` or ``"text8"``.
+
+    The downloadable ones need ``download=True`` the first time (or a prior ``download(name)``).
+
+    >>> text = load_text("lee", max_chars=60)
+    >>> len(text)
+    60
+    """
+    if max_chars is not None:
+        check_int("max_chars", max_chars, min_value=1)
+    info = _info(name)
+    if name in ("lee", "wiki"):
+        text = "\n\n".join(load_documents(name))
+    elif name == "tinyshakespeare":
+        text = _downloaded(name, download).read_text(encoding="utf-8")
+    elif name == "text8":
+        with zipfile.ZipFile(_downloaded(name, download)) as z:
+            text = z.read("text8").decode("ascii")
+    else:
+        raise ValueError(f"dataset {name!r} is {info.kind} ({info.description}), not a text "
+                         f"corpus; expected one of 'lee', 'wiki', 'tinyshakespeare', 'text8'")
+    return text[:max_chars] if max_chars is not None else text
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
+
+
+def simple_words(text: str) -> list[str]:
+    """Lower-cased word tokens (letters/digits, inner apostrophes and hyphens kept).
+
+    >>> simple_words("Don't panic: it's 4-3 to NSW!")
+    ["don't", 'panic', "it's", '4-3', 'to', 'nsw']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, got {type(text).__name__}")
+    return _WORD.findall(text.lower())
+
+
+def load_sentences(name: str, max_sentences: int | None = None,
+                   download: bool = False) -> list[list[str]]:
+    """Word-tokenised sentences for training word vectors: ``"lee"``, ``"wiki"``, ``"text8"``.
+
+    text8 has no sentence boundaries, so it is cut into 1,000-word pieces (as word2vec does).
+    """
+    if max_sentences is not None:
+        check_int("max_sentences", max_sentences, min_value=1)
+    if name == "text8":
+        words = load_text("text8", download=download).split()
+        sents = [words[i:i + 1000] for i in range(0, len(words), 1000)]
+    elif name in ("lee", "wiki"):
+        sents = []
+        for doc in load_documents(name):
+            for piece in re.split(r"(?<=[.!?])\s+|\n", doc):
+                toks = simple_words(piece)
+                if len(toks) >= 2:
+                    sents.append(toks)
+    else:
+        raise ValueError(f"name={name!r} has no sentence view; expected 'lee', 'wiki' or 'text8'")
+    return sents[:max_sentences] if max_sentences is not None else sents
+
+
+# ----------------------------------------------------------------------------- benchmarks
+
+
+def load_word_pairs(name: str) -> list[tuple[str, str, float]]:
+    """Human similarity judgements ``(word1, word2, score)``: "wordsim353" or "simlex999"."""
+    info = _info(name)
+    if name not in ("wordsim353", "simlex999"):
+        raise ValueError(f"name={name!r} is not a word-pair set; expected 'wordsim353' or "
+                         f"'simlex999'")
+    pairs = []
+    for line in _gensim_file(info.source).read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        a, b, score = line.split("\t")[:3]
+        pairs.append((a.lower(), b.lower(), float(score)))
+    return pairs
+
+
+def load_analogies() -> dict[str, list[tuple[str, str, str, str]]]:
+    """The Google analogy questions ``a : b :: c : d`` by section (lower-cased)."""
+    sections: dict[str, list[tuple[str, str, str, str]]] = {}
+    current = None
+    path = _gensim_file(DATASETS["google_analogies"].source)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith(":"):
+            current = line[1:].strip()
+            sections[current] = []
+        elif line.strip() and current is not None:
+            a, b, c, d = line.lower().split()
+            sections[current].append((a, b, c, d))
+    return sections
+
+
+def load_labelled(name: str, download: bool = False) -> list[tuple[str, int]]:
+    """Sentences with a binary sentiment label (1 = positive): "pang_lee_polarity" or "sst2".
+
+    For "sst2" this is GLUE's training split (the test split has no labels).
+    """
+    info = _info(name)
+    if name == "pang_lee_polarity":
+        out = []
+        raw = _gensim_file(info.source).read_text(encoding="cp1252")  # not UTF-8
+        for line in raw.splitlines():
+            if line.strip():
+                label, text = line.split(" ", 1)
+                out.append((text.strip(), 1 if label == "__label__pos" else 0))
+        return out
+    if name == "sst2":
+        with zipfile.ZipFile(_downloaded(name, download)) as z:
+            rows = z.read("SST-2/train.tsv").decode("utf-8").splitlines()[1:]
+        return [(r.rsplit("\t", 1)[0], int(r.rsplit("\t", 1)[1])) for r in rows if r]
+    raise ValueError(f"name={name!r} is not a labelled set; expected 'pang_lee_polarity' or 'sst2'")
+
+
+# ----------------------------------------------------------------------------- generated tasks
+
+_DATE_FORMATS = [
+    "{d} {Month} {y}", "{Month} {d}, {y}", "{d} {Mon} {y}", "{Mon} {d} {y}",
+    "{dd}/{mm}/{y}", "{Weekday}, {d} {Month} {y}", "{Wkd} {Mon} {d} {y}", "{d}.{mm}.{y}",
+    "{month} {d} {y}", "{d} {mon} {yy}",
+]
+
+
+def _make_dates(rng: random.Random) -> tuple[str, str]:
+    ordinal = rng.randint(719163, 767010)  # 1970-01-01 .. 2100-12-31 as proleptic ordinals
+    import datetime as _dt
+
+    date = _dt.date.fromordinal(ordinal)
+    fmt = rng.choice(_DATE_FORMATS)
+    src = fmt.format(
+        d=date.day, dd=f"{date.day:02d}", mm=f"{date.month:02d}", y=date.year,
+        yy=f"'{date.year % 100:02d}" if date.year < 2000 else date.year,
+        Month=calendar.month_name[date.month], month=calendar.month_name[date.month].lower(),
+        Mon=calendar.month_abbr[date.month], mon=calendar.month_abbr[date.month].lower(),
+        Weekday=calendar.day_name[date.weekday()], Wkd=calendar.day_abbr[date.weekday()],
+    )
+    return src, date.isoformat()
+
+
+def _make_copy(rng: random.Random, reverse: bool, min_len: int, max_len: int) -> tuple[str, str]:
+    s = "".join(rng.choice("0123456789") for _ in range(rng.randint(min_len, max_len)))
+    return s, s[::-1] if reverse else s
+
+
+def load_pairs(name: str, n: int = 1000, seed: int = 0, min_len: int = 3,
+               max_len: int = 12) -> list[tuple[str, str]]:
+    """A generated sequence-to-sequence task as ``(source, target)`` string pairs.
+
+    ``"dates"``: a date written in one of ten human styles -> ``YYYY-MM-DD``;
+    ``"copy"`` / ``"reverse"``: a digit string of ``min_len..max_len`` -> itself / reversed.
+    The same ``(n, seed)`` always gives the same pairs.
+
+    >>> load_pairs("reverse", n=2, seed=1, min_len=3, max_len=3)
+    [('914', '419'), ('777', '777')]
+    """
+    _info(name, "generated")
+    check_int("n", n, min_value=1)
+    check_int("seed", seed, min_value=0)
+    check_int("min_len", min_len, min_value=1)
+    check_int("max_len", max_len, min_value=min_len)
+    rng = random.Random(seed)
+    if name == "dates":
+        return [_make_dates(rng) for _ in range(n)]
+    return [_make_copy(rng, name == "reverse", min_len, max_len) for _ in range(n)]
+
+
+# ----------------------------------------------------------------------------- LM batching
+
+
+def train_val_split(data: torch.Tensor, val_fraction: float = 0.1
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split a 1-D token tensor into (train, val): the first ``1 - val_fraction``, then the rest.
+
+    Contiguous, not shuffled: held-out text should be text the model never saw nearby.
+    """
+    check_tensor("data", data, ndim=1)
+    check_float("val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False,
+                high_inclusive=False)
+    n = int(len(data) * (1 - val_fraction))
+    if n < 2 or len(data) - n < 2:
+        raise ValueError(f"data has {len(data)} tokens: too few to split with "
+                         f"val_fraction={val_fraction}")
+    return data[:n], data[n:]
+
+
+def get_batch(data: torch.Tensor, batch_size: int, block_size: int,
+              generator: torch.Generator | None = None,
+              device: str | torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample ``batch_size`` random windows: inputs ``x`` and next-token targets ``y``.
+
+    ``y[b, t] = data[i_b + t + 1]``: at every position the target is the token that follows.
+    """
+    check_tensor("data", data, ndim=1, integer=True)
+    check_int("batch_size", batch_size, min_value=1)
+    check_int("block_size", block_size, min_value=1)
+    if len(data) < block_size + 1:
+        raise ValueError(f"data has {len(data)} tokens, fewer than block_size + 1 = "
+                         f"{block_size + 1}")
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)  # (B,)
+    offsets = torch.arange(block_size)  # (T,)
+    idx = starts[:, None] + offsets[None, :]  # (B, T)
+    x, y = data[idx], data[idx + 1]  # (B, T), (B, T)
+    if device is not None:
+        x, y = x.to(device), y.to(device)
+    return x, y
+
+
+def lm_windows(data: torch.Tensor, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """All non-overlapping windows ``(X, Y)`` of a token tensor, for deterministic evaluation.
+
+    >>> X, Y = lm_windows(torch.arange(10), 3)
+    >>> X.tolist(), Y.tolist()
+    ([[0, 1, 2], [3, 4, 5], [6, 7, 8]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    """
+    check_tensor("data", data, ndim=1, integer=True)
+    check_int("block_size", block_size, min_value=1)
+    n = (len(data) - 1) // block_size
+    if n < 1:
+        raise ValueError(f"data has {len(data)} tokens, fewer than block_size + 1 = "
+                         f"{block_size + 1}")
+    X = data[: n * block_size].view(n, block_size)  # (N, T)
+    Y = data[1 : n * block_size + 1].view(n, block_size)  # (N, T)
+    return X, Y

@@ -1,0 +1,379 @@
+"""Tokenizers: text <-> integer ids, at three granularities.
+
+* ``CharTokenizer`` - one id per character: tiny vocabulary, long sequences.
+* ``WordTokenizer`` - one id per word or punctuation mark, rare words become ``<unk>``:
+  short sequences, huge vocabulary, and it cannot spell a word it has not seen.
+* ``BPETokenizer`` - byte-level byte-pair encoding (as in GPT-2): starts from the 256 byte
+  values, so *any* Unicode text is encodable, then learns merges of frequent adjacent pairs.
+
+All three share ``train(...)`` (returns self), ``encode``, ``decode``, ``vocab_size`` and
+``save``/``load`` to plain JSON (no pickle: a tokenizer file can be read and trusted).
+
+>>> tok = BPETokenizer().train("aaabdaaabac", vocab_size=259, pattern=None)
+>>> [tok.decode([i]) for i in range(256, 259)]
+['aa', 'ab', 'aaab']
+>>> tok.encode("aaabdaaabac")
+[258, 100, 258, 97, 99]
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import regex
+
+from lm_course.utils import check_int
+
+# GPT-2's pre-tokenisation: contractions, letter runs, digit runs, punctuation runs and
+# whitespace, each optionally led by one space. Merges never cross these chunk borders.
+GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+
+def _check_text(name: str, text: object) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be str, got {type(text).__name__}")
+    return text
+
+
+def _check_ids(ids: object, vocab_size: int) -> list[int]:
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"ids must be a sequence of ints, got {type(ids).__name__}")
+    out = []
+    for i in ids:
+        if hasattr(i, "item"):  # numpy / torch scalars
+            i = i.item()
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise TypeError(f"ids must contain ints, got {type(i).__name__} {i!r}")
+        if not 0 <= i < vocab_size:
+            raise ValueError(f"id {i} is not in the vocabulary (ids must be in [0, {vocab_size}))")
+        out.append(i)
+    return out
+
+
+class Tokenizer:
+    """The shared interface; subclasses fill in ``train``, ``encode``, ``decode``."""
+
+    kind = "base"
+
+    def __init__(self) -> None:
+        self.special_tokens: dict[str, int] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    def _state(self) -> dict:
+        raise NotImplementedError
+
+    def _set_state(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the tokenizer as JSON, atomically (a crash never leaves half a file)."""
+        path = Path(path)
+        payload = {"kind": self.kind, "version": 1, "special_tokens": self.special_tokens,
+                   **self._state()}
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp",
+                                   dir=path.parent if str(path.parent) else ".")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(payload, f, ensure_ascii=False)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Tokenizer:
+        """Read a tokenizer written by ``save``; ``Tokenizer.load`` picks the right class."""
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        kinds = {c.kind: c for c in (CharTokenizer, WordTokenizer, BPETokenizer)}
+        kind = payload.get("kind")
+        if kind not in kinds:
+            raise ValueError(f"{path} is not a tokenizer file (kind={kind!r})")
+        target = kinds[kind]
+        if cls is not Tokenizer and cls is not target:
+            raise ValueError(f"{path} holds a {target.__name__}, not a {cls.__name__}")
+        tok = target()
+        tok.special_tokens = {k: int(v) for k, v in payload["special_tokens"].items()}
+        tok._set_state(payload)
+        return tok
+
+
+# ----------------------------------------------------------------------------- characters
+
+
+class CharTokenizer(Tokenizer):
+    """One id per distinct character seen in training, sorted by code point.
+
+    >>> tok = CharTokenizer().train("hello")
+    >>> tok.encode("hell"), tok.decode([3, 2]), tok.vocab_size
+    ([1, 0, 2, 2], 'ol', 4)
+    """
+
+    kind = "char"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chars: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def train(self, text: str) -> CharTokenizer:
+        _check_text("text", text)
+        if not text:
+            raise ValueError("text is empty: a character vocabulary needs at least one character")
+        self._set_state({"chars": sorted(set(text))})
+        return self
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        _check_text("text", text)
+        try:
+            return [self._index[c] for c in text]
+        except KeyError as err:
+            raise ValueError(f"character {err.args[0]!r} was not in the training text; "
+                             f"the vocabulary has {self.vocab_size} characters") from None
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(self.chars[i] for i in _check_ids(ids, self.vocab_size))
+
+    def _state(self) -> dict:
+        return {"chars": self.chars}
+
+    def _set_state(self, state: dict) -> None:
+        self.chars = list(state["chars"])
+        self._index = {c: i for i, c in enumerate(self.chars)}
+
+
+# ----------------------------------------------------------------------------- words
+
+_WORD_SPLIT = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+
+
+class WordTokenizer(Tokenizer):
+    """Words and punctuation marks; words seen fewer than ``min_count`` times become ``<unk>``.
+
+    Lossy by design: ``decode`` joins tokens with single spaces, and unknown words are gone.
+
+    >>> tok = WordTokenizer().train("the cat sat on the mat . the end", min_count=2)
+    >>> tok.decode(tok.encode("the dog sat"))
+    'the <unk> <unk>'
+    """
+
+    kind = "word"
+    UNK = "<unk>"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words: list[str] = []
+        self.lowercase = True
+        self._index: dict[str, int] = {}
+
+    @staticmethod
+    def split(text: str, lowercase: bool = True) -> list[str]:
+        """The word/punctuation tokens of ``text`` (before mapping to ids)."""
+        _check_text("text", text)
+        return _WORD_SPLIT.findall(text.lower() if lowercase else text)
+
+    def train(self, text: str, min_count: int = 1, max_vocab: int | None = None,
+              lowercase: bool = True) -> WordTokenizer:
+        _check_text("text", text)
+        check_int("min_count", min_count, min_value=1)
+        if max_vocab is not None:
+            check_int("max_vocab", max_vocab, min_value=2)
+        counts = Counter(self.split(text, lowercase))
+        if not counts:
+            raise ValueError("text has no words to build a vocabulary from")
+        kept = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                if c >= min_count]
+        if max_vocab is not None:
+            kept = kept[: max_vocab - 1]
+        self._set_state({"words": [self.UNK, *kept], "lowercase": lowercase})
+        return self
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        return [self._index.get(w, 0) for w in self.split(text, self.lowercase)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return " ".join(self.words[i] for i in _check_ids(ids, self.vocab_size))
+
+    def _state(self) -> dict:
+        return {"words": self.words, "lowercase": self.lowercase}
+
+    def _set_state(self, state: dict) -> None:
+        self.words = list(state["words"])
+        self.lowercase = bool(state.get("lowercase", True))
+        self._index = {w: i for i, w in enumerate(self.words)}
+
+
+# ----------------------------------------------------------------------------- byte-level BPE
+
+
+def _merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """Replace every non-overlapping occurrence of ``pair`` in ``ids``, left to right."""
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+class BPETokenizer(Tokenizer):
+    """Byte-level BPE: ids 0-255 are raw bytes, then one id per learned merge, then specials.
+
+    Training repeats: count adjacent pairs (weighted by how often each chunk occurs), merge
+    the most frequent pair everywhere into a new token. Ties go to the pair with the smaller
+    ids, so training is deterministic.
+    """
+
+    kind = "bpe"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.merges: list[tuple[int, int]] = []
+        self.pattern: str | None = GPT2_PATTERN
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._ranks = {pair: i for i, pair in enumerate(self.merges)}
+        self._vocab = [bytes([i]) for i in range(256)]
+        for a, b in self.merges:
+            self._vocab.append(self._vocab[a] + self._vocab[b])
+        self._split = regex.compile(self.pattern) if self.pattern else None
+        specials = sorted(self.special_tokens, key=len, reverse=True)
+        self._special_split = (re.compile("(" + "|".join(map(re.escape, specials)) + ")")
+                               if specials else None)
+        self._cache: dict[bytes, list[int]] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        return 256 + len(self.merges) + len(self.special_tokens)
+
+    def _chunks(self, text: str) -> list[str]:
+        return self._split.findall(text) if self._split else [text]
+
+    def train(self, text: str, vocab_size: int, special_tokens: Sequence[str] = (),
+              pattern: str | None = GPT2_PATTERN, verbose: bool = False) -> BPETokenizer:
+        """Learn ``vocab_size - 256 - len(special_tokens)`` merges from ``text``.
+
+        Stops early (with fewer merges) if no pair occurs twice any more.
+        """
+        _check_text("text", text)
+        specials = list(special_tokens)
+        check_int("vocab_size", vocab_size, min_value=256 + len(specials))
+        self.pattern, self.merges, self.special_tokens = pattern, [], {}
+        self._rebuild()
+        if specials:  # never learn merges across (or inside) special tokens
+            text = re.sub("|".join(map(re.escape, specials)), " ", text)
+
+        # unique chunks with their counts: BPE over 30k distinct words, not 1M characters
+        chunk_counts = Counter(self._chunks(text))
+        words = [list(w.encode("utf-8")) for w in chunk_counts]  # (unique chunks) as byte ids
+        freq = list(chunk_counts.values())
+        pair_count: Counter[tuple[int, int]] = Counter()
+        where: dict[tuple[int, int], set[int]] = {}  # pair -> the words that contain it
+        for wi, w in enumerate(words):
+            for pair in zip(w, w[1:], strict=False):
+                pair_count[pair] += freq[wi]
+                where.setdefault(pair, set()).add(wi)
+        heap = [(-c, p) for p, c in pair_count.items()]  # max-heap on count, then small ids
+        heapq.heapify(heap)
+
+        for new_id in range(256, vocab_size - len(specials)):
+            while heap:  # lazy deletion: skip entries whose count is out of date
+                neg, pair = heapq.heappop(heap)
+                if pair_count.get(pair, 0) == -neg:
+                    break
+            else:
+                break
+            if -neg < 2:
+                break
+            self.merges.append(pair)
+            changed: set[tuple[int, int]] = set()
+            for wi in where.pop(pair, ()):
+                w, f = words[wi], freq[wi]
+                for p in zip(w, w[1:], strict=False):  # remove the word's old pairs
+                    pair_count[p] -= f
+                    changed.add(p)
+                new = _merge(w, pair, new_id)
+                words[wi] = new
+                for p in zip(new, new[1:], strict=False):  # add its new pairs
+                    pair_count[p] += f
+                    where.setdefault(p, set()).add(wi)
+                    changed.add(p)
+            for p in changed:
+                if pair_count[p] > 0:
+                    heapq.heappush(heap, (-pair_count[p], p))
+                else:
+                    del pair_count[p]
+            if verbose:
+                print(f"merge {new_id - 255}: {pair} -> {new_id} ({-neg} occurrences)")
+        self.special_tokens = {s: 256 + len(self.merges) + i for i, s in enumerate(specials)}
+        self._rebuild()
+        return self
+
+    def _encode_chunk(self, data: bytes) -> list[int]:
+        if data in self._cache:
+            return self._cache[data]
+        ids = list(data)
+        while len(ids) >= 2:  # apply the earliest-learned merge present, as in training
+            pair = min(zip(ids, ids[1:], strict=False),
+                       key=lambda p: self._ranks.get(p, len(self._ranks)))
+            if pair not in self._ranks:
+                break
+            ids = _merge(ids, pair, 256 + self._ranks[pair])
+        if len(self._cache) < 100_000:
+            self._cache[data] = ids
+        return ids
+
+    def encode(self, text: str, allowed_special: bool = True) -> list[int]:
+        """Ids for ``text``; special-token strings map to their ids if ``allowed_special``."""
+        _check_text("text", text)
+        parts = (self._special_split.split(text) if self._special_split and allowed_special
+                 else [text])
+        out: list[int] = []
+        for part in parts:
+            if part in self.special_tokens and allowed_special:
+                out.append(self.special_tokens[part])
+                continue
+            for chunk in self._chunks(part):
+                out.extend(self._encode_chunk(chunk.encode("utf-8")))
+        return out
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text for ``ids``; a byte sequence cut mid-character decodes with U+FFFD."""
+        inverse = {i: s.encode("utf-8") for s, i in self.special_tokens.items()}
+        data = b"".join(inverse[i] if i in inverse else self._vocab[i]
+                        for i in _check_ids(ids, self.vocab_size))
+        return data.decode("utf-8", errors="replace")
+
+    def token_bytes(self, i: int) -> bytes:
+        """The bytes token ``i`` stands for (handy for printing the merge table)."""
+        (i,) = _check_ids([i], 256 + len(self.merges))
+        return self._vocab[i]
+
+    def _state(self) -> dict:
+        return {"merges": [list(p) for p in self.merges], "pattern": self.pattern}
+
+    def _set_state(self, state: dict) -> None:
+        self.merges = [tuple(p) for p in state["merges"]]
+        self.pattern = state.get("pattern")
+        self._rebuild()
