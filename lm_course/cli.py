@@ -1,0 +1,114 @@
+"""The ``lm-course`` command.
+
+    lm-course run [--quick] [--only 00 03] [--out build]   execute the notebooks to build/
+    lm-course lab                                          JupyterLab on the course
+    lm-course data list                                    the dataset registry
+    lm-course data download NAME                           fetch and verify a dataset
+    lm-course release                                      nbgrader: student versions
+    lm-course grade                                        nbgrader: autograde, feedback, CSV
+    lm-course train / generate                             (chapter 06-07) train and sample
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+
+from lm_course import data, grading, runner
+
+
+def _run(args: argparse.Namespace) -> int:
+    results = runner.run_course(args.out, quick=args.quick, only=args.only)
+    failed = [r.name for r in results if r.error]
+    print(f"\nwrote {args.out}/index.html: {len(results) - len(failed)} of {len(results)} "
+          f"chapters ran cleanly")
+    if failed:
+        print("failed: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={runner.ROOT}",
+           *args.extra]
+    return subprocess.call(cmd)
+
+
+def _data_list(args: argparse.Namespace) -> int:
+    print(f"{'name':18} {'kind':10} {'size':22} {'licence':40} description")
+    for d in data.list_datasets():
+        print(f"{d.name:18} {d.kind:10} {d.size:22} {d.licence:40} {d.description}")
+    return 0
+
+
+def _data_download(args: argparse.Namespace) -> int:
+    try:
+        path = data.download(args.name)
+    except (ValueError, ConnectionError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: {path} (sha256 verified)")
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    for path in grading.release(args.course):
+        print(f"released {path}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    try:
+        out = grading.grade_all(args.course)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} and feedback/ HTML")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lm-course", description="LM Course command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="execute the notebooks and write build/ (HTML + index)")
+    p.add_argument("--quick", action="store_true", help="quick mode (small data, few steps)")
+    p.add_argument("--only", nargs="*", help="chapter prefixes to run, e.g. 00 03")
+    p.add_argument("--out", default=str(runner.ROOT / "build"), help="output folder")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("lab", help="open JupyterLab on the course")
+    p.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
+    p.set_defaults(func=_lab)
+
+    p = sub.add_parser("data", help="list or download datasets")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    dsub.add_parser("list", help="the dataset registry").set_defaults(func=_data_list)
+    d = dsub.add_parser("download", help="download and verify a dataset")
+    d.add_argument("name", choices=[x.name for x in data.list_datasets() if x.kind == "download"])
+    d.set_defaults(func=_data_download)
+
+    for name, func, help_ in [("release", _release, "nbgrader: generate student versions"),
+                              ("grade", _grade, "nbgrader: autograde submitted/, feedback, CSV")]:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--course", default=str(grading.DEFAULT_COURSE),
+                       help="nbgrader course folder")
+        p.set_defaults(func=func)
+
+    # chapters 06-07 add `train` and `generate`
+    if importlib.util.find_spec("lm_course.cli_lm") is not None:
+        from lm_course import cli_lm
+
+        cli_lm.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``lm-course``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

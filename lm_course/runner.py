@@ -1,0 +1,149 @@
+"""Execute the course notebooks top to bottom and publish them to ``build/``.
+
+``run_course()`` (``make run`` / ``lm-course run``) executes every ``notebooks/NN_*.ipynb`` on
+a fresh kernel, writes the executed copy and an HTML page per chapter, and an ``index.html``
+listing the chapters with their one-line summary, status and run time. A failing chapter is
+published too (with its error, so you can read where it stopped), the others still run, and
+the function reports the failure at the end.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from tqdm.auto import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+
+@dataclass(frozen=True)
+class ChapterResult:
+    """What happened when one notebook ran."""
+
+    name: str  # file stem, e.g. "00_text_and_tokens"
+    title: str  # the first Markdown heading
+    summary: str  # the first sentence of prose after it
+    seconds: float  # wall time of the execution
+    error: str | None  # None when every cell ran
+
+
+def chapter_notebooks(folder: str | os.PathLike = NOTEBOOKS,
+                      only: list[str] | None = None) -> list[Path]:
+    """``NN_*.ipynb`` files in chapter order; ``only`` keeps those whose name starts with one
+    of the given prefixes (``["00", "03"]``)."""
+    paths = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        paths = [p for p in paths if any(p.stem.startswith(o) for o in only)]
+        if not paths:
+            raise ValueError(f"only={only!r} matches no notebook in {folder}")
+    return paths
+
+
+def describe(nb) -> tuple[str, str]:
+    """(title, one-line summary) of a notebook, from its first Markdown cell."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = [ln.strip() for ln in cell.source.splitlines() if ln.strip()]
+        title = next((ln.lstrip("# ").strip() for ln in lines if ln.startswith("#")), "")
+        prose = next((ln for ln in lines if not ln.startswith(("#", "|", "-", "*", ">", "<"))),
+                     "")
+        summary = re.split(r"(?<=[.!?])\s", re.sub(r"[*_`]", "", prose), maxsplit=1)[0]
+        return title, summary
+    return "", ""
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def run_notebook(path: Path, out_dir: Path, quick: bool = False,
+                 timeout: int = 1800) -> ChapterResult:
+    """Execute one notebook in its own folder; write ``out_dir/<name>.ipynb`` and ``.html``."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(path, as_version=4)
+    title, summary = describe(nb)
+    n_code = sum(c.cell_type == "code" for c in nb.cells)
+    bar = tqdm(total=n_code, desc=path.stem, unit="cell", leave=True)
+    env_quick = os.environ.get("LM_COURSE_QUICK")
+    os.environ["LM_COURSE_QUICK"] = "1" if quick else "0"
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}},
+                            on_cell_executed=lambda **_: bar.update(1))
+    error = None
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        error = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+    except Exception as err:  # kernel died, timeout, ...: still publish what ran
+        error = f"{type(err).__name__}: {err}"
+    finally:
+        seconds = time.perf_counter() - start
+        bar.close()
+        if env_quick is None:
+            os.environ.pop("LM_COURSE_QUICK", None)
+        else:
+            os.environ["LM_COURSE_QUICK"] = env_quick
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out_dir / f"{path.stem}.ipynb", nbformat.writes(nb))
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    _write_atomic(out_dir / f"{path.stem}.html", body)
+    return ChapterResult(path.stem, title, summary, seconds, error)
+
+
+def write_index(results: list[ChapterResult], out_dir: Path, quick: bool) -> Path:
+    """``index.html``: one row per chapter with a link, summary, status and run time."""
+    rows = []
+    for r in results:
+        status = "ok" if r.error is None else f"failed: {html.escape(r.error)}"
+        rows.append(f"<tr><td><a href='{r.name}.html'>{html.escape(r.title or r.name)}</a></td>"
+                    f"<td>{html.escape(r.summary)}</td><td>{status}</td>"
+                    f"<td style='text-align:right'>{r.seconds:.0f} s</td></tr>")
+    total = sum(r.seconds for r in results)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>LM Course</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}}
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.5em;
+text-align:left;vertical-align:top}}</style></head><body>
+<h1>LM Course: how language models work</h1>
+<p>Executed notebooks ({"quick" if quick else "full"} mode), {time.strftime("%Y-%m-%d %H:%M")},
+{total:.0f} s in all.</p>
+<table><tr><th>chapter</th><th>what it covers</th><th>status</th><th>run time</th></tr>
+{chr(10).join(rows)}
+</table></body></html>
+"""
+    out = out_dir / "index.html"
+    _write_atomic(out, page)
+    return out
+
+
+def run_course(out_dir: str | os.PathLike = ROOT / "build", quick: bool = False,
+               only: list[str] | None = None,
+               folder: str | os.PathLike = NOTEBOOKS) -> list[ChapterResult]:
+    """Execute every chapter notebook and publish ``out_dir/index.html``; see the module doc."""
+    out_dir = Path(out_dir)
+    paths = chapter_notebooks(folder, only)
+    results = []
+    for i, path in enumerate(paths, 1):
+        print(f"[{i}/{len(paths)}] {path.name}", flush=True)
+        r = run_notebook(path, out_dir, quick=quick)
+        results.append(r)
+        print(f"    {'ok' if r.error is None else 'FAILED: ' + r.error} ({r.seconds:.0f} s)",
+              flush=True)
+        write_index(results, out_dir, quick)  # an up-to-date index even if interrupted
+    return results

@@ -1,0 +1,136 @@
+"""Grade an assignment's notebooks with nbgrader itself, the way an instructor would.
+
+``check_assignment(name, MISTAKES)`` copies ``exercises/source/<name>`` into a temporary
+nbgrader course, releases it, and autogrades in one run: the source notebook (must score
+full marks), the released notebook (must score zero) and one submission per key of
+``MISTAKES`` - a fake student whose ``<ex>-solution`` cells are replaced by realistic wrong
+code (each must lose points on that exercise, and only there). It also checks that the
+release leaks no solution code, no hidden-test code and no outputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from lm_course import grading
+
+ROOT = Path(__file__).resolve().parent.parent
+COURSE = ROOT / "exercises"
+_REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _notebook(folder: Path) -> Path:
+    nbs = sorted(folder.glob("*.ipynb"))
+    if len(nbs) != 1:
+        raise AssertionError(f"{folder} must hold exactly one notebook, found {len(nbs)}")
+    return nbs[0]
+
+
+def exercises_of(nb) -> list[str]:
+    """Exercise names, from the ``<ex>-solution`` grade ids, in notebook order."""
+    return [_grade_id(c)[: -len("-solution")] for c in nb.cells
+            if (_grade_id(c) or "").endswith("-solution")]
+
+
+@functools.cache
+def _grade(assignment: str, mistakes_json: str) -> dict:
+    mistakes: dict[str, dict[str, str]] = json.loads(mistakes_json)
+    tmp = Path(tempfile.mkdtemp(prefix=f"grade-{assignment}-"))
+    shutil.copy(COURSE / "nbgrader_config.py", tmp)
+    shutil.copytree(COURSE / "source" / assignment, tmp / "source" / assignment)
+    grading.release(tmp, [assignment])
+    src_path = _notebook(tmp / "source" / assignment)
+    rel_path = tmp / "release" / assignment / src_path.name
+    source = nbformat.read(src_path, as_version=4)
+
+    def submit(student: str, nb) -> None:
+        folder = tmp / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / src_path.name)
+
+    submit("source", source)
+    submit("release", nbformat.read(rel_path, as_version=4))
+    for student, wrong in mistakes.items():
+        nb = nbformat.read(src_path, as_version=4)
+        ids = {_grade_id(c): c for c in nb.cells}
+        for ex, code in wrong.items():
+            if f"{ex}-solution" not in ids:
+                raise AssertionError(f"MISTAKES[{student!r}] names exercise {ex!r}, but the "
+                                     f"notebook has no '{ex}-solution' cell")
+            ids[f"{ex}-solution"].source = code
+        submit(student, nb)
+    grading.autograde(assignment, tmp)
+    return {"scores": grading.scores(assignment, tmp), "source": source,
+            "release": nbformat.read(rel_path, as_version=4), "dir": str(tmp)}
+
+
+def grade_assignment(assignment: str, mistakes: dict[str, dict[str, str]]) -> dict:
+    """Run (once per session, cached) the grading of ``assignment``; see the module doc."""
+    return _grade(assignment, json.dumps(mistakes, sort_keys=True))
+
+
+def _exercise_score(cells: dict[str, tuple[float, float]], ex: str) -> tuple[float, float]:
+    got = [v for k, v in cells.items() if k.rsplit("-", 1)[0] == ex]
+    return sum(s for s, _ in got), sum(m for _, m in got)
+
+
+def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
+                     min_exercises: int = 3, min_mistakes: int = 2) -> dict:
+    """Assert the whole contract of an assignment (see the module doc); return the report."""
+    report = grade_assignment(assignment, mistakes)
+    source, release, scores = report["source"], report["release"], report["scores"]
+    exs = exercises_of(source)
+    assert len(exs) >= min_exercises, f"{assignment}: {len(exs)} exercises, want >= {min_exercises}"
+    ids = [_grade_id(c) for c in source.cells]
+    for ex in exs:
+        for role in ("visible", "hidden"):
+            assert f"{ex}-{role}" in ids, f"{assignment}: exercise {ex!r} has no '{ex}-{role}' cell"
+
+    # the source scores full marks, the release zero
+    for gid, (score, max_score) in scores["source"].items():
+        assert max_score > 0 and score == max_score, \
+            f"{assignment}: solution scores {score}/{max_score} on {gid}"
+    release_total = sum(s for s, _ in scores["release"].values())
+    assert release_total == 0, f"{assignment}: the released notebook scores {release_total}, not 0"
+
+    # the release leaks nothing
+    src_text = "\n".join(c.source for c in source.cells)
+    rel_text = "\n".join(c.source for c in release.cells)
+    outside = _REGION.sub("", src_text)
+    assert "### BEGIN" not in rel_text, f"{assignment}: markers left in the release"
+    for cell in release.cells:
+        assert not cell.get("outputs"), f"{assignment}: the release has stored outputs"
+    for _, body in _REGION.findall(src_text):
+        for line in body.splitlines():
+            line = line.strip()
+            if len(line) >= 12 and line not in outside:
+                assert line not in rel_text, f"{assignment}: the release leaks {line!r}"
+
+    # every mistake loses points on its exercise, and only there
+    covered = dict.fromkeys(exs, 0)
+    for student, wrong in mistakes.items():
+        for ex in exs:
+            score, max_score = _exercise_score(scores[student], ex)
+            if ex in wrong:
+                covered[ex] += 1
+                assert score < max_score, (f"{assignment}: the wrong solution {student}/{ex} "
+                                           f"still scores {score}/{max_score}")
+            else:
+                assert score == max_score, (f"{assignment}: {student}'s mistakes elsewhere cost "
+                                            f"points on {ex} ({score}/{max_score}): exercises "
+                                            f"must be independent")
+    for ex, n in covered.items():
+        assert n >= min_mistakes, f"{assignment}: exercise {ex!r} has {n} wrong solutions " \
+                                  f"in MISTAKES, want >= {min_mistakes}"
+    return report

@@ -1,0 +1,191 @@
+import hashlib
+import http.server
+import socket
+import threading
+import zipfile
+
+import pytest
+import torch
+
+from lm_course import data
+
+# ----------------------------------------------------------------------------- embedded
+
+
+def test_every_registry_entry_is_complete():
+    for info in data.list_datasets():
+        assert info.kind in {"embedded", "generated", "download"}
+        assert info.description and info.source and info.licence and info.size
+        if info.kind == "download":
+            assert info.url.startswith("http") and len(info.sha256) == 64 and info.filename
+
+
+def test_embedded_corpora_load_offline():
+    lee = data.load_documents("lee")
+    assert len(lee) == 300 and all(len(d) > 100 for d in lee)
+    wiki = data.load_text("wiki")
+    assert len(wiki) > 2_000_000
+    assert "[[" not in wiki and "{{" not in wiki and "<ref" not in wiki  # markup removed
+    assert data.load_text("lee", max_chars=100) == data.load_text("lee")[:100]
+    sents = data.load_sentences("lee")
+    assert len(sents) > 1000 and all(w == w.lower() for s in sents[:50] for w in s)
+
+
+def test_benchmarks_have_their_published_sizes():
+    assert len(data.load_word_pairs("wordsim353")) == 353
+    simlex = data.load_word_pairs("simlex999")
+    assert len(simlex) == 999 and all(0 <= s <= 10 for _, _, s in simlex)
+    analogies = data.load_analogies()
+    assert len(analogies) == 14 and sum(len(v) for v in analogies.values()) == 19544
+    assert ("athens", "greece", "baghdad", "iraq") in analogies["capital-common-countries"]
+    pol = data.load_labelled("pang_lee_polarity")
+    assert len(pol) == 200 and {lab for _, lab in pol} == {0, 1}
+
+
+def test_generated_pairs_are_deterministic_and_correct():
+    import datetime
+
+    a = data.load_pairs("dates", n=200, seed=3)
+    assert a == data.load_pairs("dates", n=200, seed=3) != data.load_pairs("dates", n=200, seed=4)
+    for src, iso in a:
+        d = datetime.date.fromisoformat(iso)
+        assert str(d.day) in src and (str(d.year) in src or f"'{d.year % 100:02d}" in src)
+    for src, tgt in data.load_pairs("reverse", n=50, seed=0, min_len=2, max_len=5):
+        assert tgt == src[::-1] and 2 <= len(src) <= 5
+    assert all(s == t for s, t in data.load_pairs("copy", n=20))
+
+
+@pytest.mark.parametrize("call, err, msg", [
+    (lambda: data.load_text("shakespeare"), ValueError, "not a known dataset"),
+    (lambda: data.load_text("wordsim353"), ValueError, "not a text corpus"),
+    (lambda: data.load_text(3), TypeError, "dataset name"),
+    (lambda: data.load_pairs("dates", n=0), ValueError, "n must be >= 1"),
+    (lambda: data.load_pairs("lee"), ValueError, "is embedded, not generated"),
+    (lambda: data.load_word_pairs("lee"), ValueError, "not a word-pair set"),
+])
+def test_bad_dataset_requests_are_clear(call, err, msg):
+    with pytest.raises(err, match=msg):
+        call()
+
+
+def test_download_only_datasets_say_how_to_get_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("LM_COURSE_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"download\('tinyshakespeare'\).*load_text"):
+        data.load_text("tinyshakespeare")
+
+
+# ----------------------------------------------------------------------------- downloads
+
+
+class _Server:
+    """A tiny HTTP server on 127.0.0.1 serving one payload, optionally lying about its length."""
+
+    def __init__(self, payload: bytes, claimed_length: int | None = None):
+        payload_, claimed = payload, claimed_length
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Length", str(claimed or len(payload_)))
+                self.end_headers()
+                self.wfile.write(payload_)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/file.txt"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+PAYLOAD = b"First Citizen:\nBefore we proceed any further, hear me speak.\n" * 50
+GOOD = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def test_download_good_hash_writes_the_file_once(tmp_path):
+    srv = _Server(PAYLOAD)
+    try:
+        path = data.download("tinyshakespeare", url=srv.url, sha256=GOOD, directory=tmp_path,
+                             progress=False)
+        assert path.read_bytes() == PAYLOAD and path.name == "tinyshakespeare.txt"
+        assert list(tmp_path.iterdir()) == [path]  # no temp files left behind
+    finally:
+        srv.close()
+    # cached: a second call needs no server
+    again = data.download("tinyshakespeare", url=srv.url, sha256=GOOD, directory=tmp_path)
+    assert again == path
+
+
+def test_download_bad_hash_keeps_nothing(tmp_path):
+    srv = _Server(PAYLOAD)
+    try:
+        with pytest.raises(OSError, match="sha256 mismatch.*discarded.*load_text"):
+            data.download("tinyshakespeare", url=srv.url, sha256="0" * 64, directory=tmp_path,
+                          progress=False)
+    finally:
+        srv.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_truncated_transfer_keeps_nothing(tmp_path):
+    srv = _Server(PAYLOAD, claimed_length=len(PAYLOAD) + 1000)
+    try:
+        with pytest.raises(OSError, match="truncated|sha256|IncompleteRead"):
+            data.download("tinyshakespeare", url=srv.url, sha256=GOOD, directory=tmp_path,
+                          progress=False, timeout=5)
+    finally:
+        srv.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_server_down_names_the_offline_fallback(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ConnectionError, match="could not download.*load_text\\('wiki'\\)"):
+        data.download("tinyshakespeare", url=f"http://127.0.0.1:{port}/x", sha256=GOOD,
+                      directory=tmp_path, progress=False, timeout=5)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_downloaded_zip_datasets_are_read_from_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("LM_COURSE_DATA", str(tmp_path))
+    zpath = tmp_path / "text8.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("text8", " anarchism originated as a term of abuse " * 300)
+    info = data.DATASETS["text8"]
+    monkeypatch.setitem(data.DATASETS, "text8",
+                        data.DatasetInfo(**{**info.__dict__, "sha256": data.sha256_of(zpath)}))
+    assert data.load_text("text8").split()[:2] == ["anarchism", "originated"]
+    assert len(data.load_sentences("text8")[0]) == 1000
+
+
+# ----------------------------------------------------------------------------- LM batching
+
+
+def test_get_batch_targets_are_inputs_shifted_by_one():
+    ids = torch.arange(1000)
+    g = torch.Generator().manual_seed(0)
+    x, y = data.get_batch(ids, batch_size=8, block_size=16, generator=g)
+    assert x.shape == y.shape == (8, 16) and x.dtype == torch.int64
+    assert torch.equal(y, x + 1)  # on arange, the next token is the value plus one
+    g2 = torch.Generator().manual_seed(0)
+    assert torch.equal(data.get_batch(ids, 8, 16, generator=g2)[0], x)  # reproducible
+
+
+def test_split_and_windows():
+    ids = torch.arange(101)
+    train, val = data.train_val_split(ids, 0.1)
+    assert torch.equal(torch.cat([train, val]), ids) and len(val) == 11
+    X, Y = data.lm_windows(val, 5)
+    assert X.shape == (2, 5) and torch.equal(Y, X + 1)
+    with pytest.raises(ValueError, match="fewer than block_size"):
+        data.get_batch(torch.arange(5), 2, 5)
+    with pytest.raises(TypeError, match="integer tensor"):
+        data.get_batch(torch.rand(50), 2, 5)
+    with pytest.raises(ValueError, match=r"val_fraction must be in \(0.0, 1.0\)"):
+        data.train_val_split(ids, 1.0)
