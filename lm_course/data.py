@@ -109,7 +109,8 @@ def _info(name: str, kind: str | None = None) -> DatasetInfo:
     if not isinstance(name, str):
         raise TypeError(f"name must be a dataset name (str), got {type(name).__name__}")
     if name not in DATASETS:
-        raise ValueError(f"name={name!r} is not a known dataset; expected one of {sorted(DATASETS)}")
+        raise ValueError(f"name={name!r} is not a known dataset; "
+                         f"expected one of {sorted(DATASETS)}")
     info = DATASETS[name]
     if kind is not None and info.kind != kind:
         raise ValueError(f"dataset {name!r} is {info.kind}, not {kind}")

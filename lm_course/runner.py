@@ -54,8 +54,7 @@ def describe(nb) -> tuple[str, str]:
             continue
         lines = [ln.strip() for ln in cell.source.splitlines() if ln.strip()]
         title = next((ln.lstrip("# ").strip() for ln in lines if ln.startswith("#")), "")
-        prose = next((ln for ln in lines if not ln.startswith(("#", "|", "-", "*", ">", "<"))),
-                     "")
+        prose = next((ln for ln in lines if not re.match(r"(#|\||[-*+] |>|<|\d+\. )", ln)), "")
         summary = re.split(r"(?<=[.!?])\s", re.sub(r"[*_`]", "", prose), maxsplit=1)[0]
         return title, summary
     return "", ""
@@ -89,7 +88,7 @@ def run_notebook(path: Path, out_dir: Path, quick: bool = False,
     try:
         client.execute()
     except CellExecutionError as err:
-        error = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+        error = f"{err.ename}: {err.evalue}"
     except Exception as err:  # kernel died, timeout, ...: still publish what ran
         error = f"{type(err).__name__}: {err}"
     finally:

@@ -12,7 +12,8 @@ from lm_course.tokenizers import (
     _merge,
 )
 
-UNICODE = "Héllo, wörld! 你好，世界。Ünïcödé ✓ 🙂 naïve café — 日本語のテキスト\n\ttabs  and  spaces"
+UNICODE = ("Héllo, wörld! 你好，世界。Ünïcödé ✓ 🙂 naïve café — 日本語のテキスト"
+           "\n\ttabs  and  spaces")
 
 
 @pytest.fixture(scope="module")
