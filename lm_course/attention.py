@@ -245,7 +245,8 @@ class MultiHeadAttention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
                                                  is_causal=is_causal)
             return out, None
-        return scaled_dot_product_attention(q, k, v, mask, dropout_p=p)
+        out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=p)
+        return out, (weights if need_weights else None)
 
     def forward(self, query: Tensor, key: Tensor | None = None, value: Tensor | None = None, *,
                 attn_mask: Tensor | None = None, key_padding_mask: Tensor | None = None,
@@ -264,9 +265,8 @@ class MultiHeadAttention(nn.Module):
         if query.size(-1) != self.embed_dim:
             raise ValueError(f"query must have {self.embed_dim} features, got shape "
                              f"{tuple(query.shape)}")
-        mask = combine_masks(
-            attn_mask, None if key_padding_mask is None else key_padding_to_attention(key_padding_mask)
-        )
+        pad = None if key_padding_mask is None else key_padding_to_attention(key_padding_mask)
+        mask = combine_masks(attn_mask, pad)  # (B | 1, 1, T_q, T_k) or None
         q, k, v = self.project(query, key, value)  # (B, H, T, D) each
         out, weights = self.attend(q, k, v, mask, is_causal=is_causal, need_weights=need_weights)
         out = self.out_proj(merge_heads(out))  # (B, T_q, E)
@@ -297,7 +297,7 @@ def encode_pairs(pairs: list[tuple[str, str]], src_tokenizer, tgt_tokenizer
     tgts = [[BOS] + [i + SPECIALS for i in tgt_tokenizer.encode(t)] + [EOS] for _, t in pairs]
     src = torch.full((len(pairs), max(map(len, srcs))), PAD, dtype=torch.long)
     tgt = torch.full((len(pairs), max(map(len, tgts))), PAD, dtype=torch.long)
-    for i, (s, t) in enumerate(zip(srcs, tgts)):
+    for i, (s, t) in enumerate(zip(srcs, tgts, strict=True)):
         src[i, : len(s)] = torch.tensor(s)
         tgt[i, : len(t)] = torch.tensor(t)
     return src, torch.tensor([len(s) for s in srcs]), tgt

@@ -36,7 +36,9 @@ from lm_course.utils import check_choice, check_float, check_int, check_tensor
 def sinusoidal_encoding(n_positions: int, d_model: int, base: float = 10000.0) -> Tensor:
     """(n_positions, d_model) table: PE[p, 2i] = sin(p / base^(2i/d)), PE[p, 2i+1] = cos(same).
 
-    >>> sinusoidal_encoding(2, 4)[1, 0].item() == math.sin(1.0)
+    >>> sinusoidal_encoding(2, 4)[0]  # position 0: sin 0 = 0, cos 0 = 1
+    tensor([0., 1., 0., 1.])
+    >>> round(sinusoidal_encoding(2, 4)[1, 0].item(), 6) == round(math.sin(1.0), 6)
     True
     """
     check_int("n_positions", n_positions, min_value=1)

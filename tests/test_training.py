@@ -111,7 +111,7 @@ def test_gradient_accumulation_and_split_give_the_same_steps():
 def test_clipping_bounds_the_update():
     data = periodic_data()
     base = replace(CFG, optimizer="sgd", lr=1.0, min_lr=0.0, warmup_steps=0,
-                   schedule="constant", eval_interval=0, max_steps=1)
+                   schedule="constant", eval_interval=0, max_steps=1, weight_decay=0.0)
     for clip in (0.0, 0.01):
         model = tiny()
         before = [p.detach().clone() for p in model.parameters()]
@@ -119,7 +119,7 @@ def test_clipping_bounds_the_update():
         step = torch.cat([(p.detach() - b).flatten()
                           for p, b in zip(model.parameters(), before, strict=True)])
         if clip:  # SGD with lr 1 moves the weights by exactly the clipped gradient
-            assert step.norm().item() == pytest.approx(0.01, rel=1e-6)
+            assert step.norm().item() == pytest.approx(0.01, rel=1e-5)  # eps in the scale
             assert h.grad_norm[0] > 0.01
         else:
             assert step.norm().item() == pytest.approx(h.grad_norm[0], rel=1e-6)

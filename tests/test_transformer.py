@@ -208,7 +208,7 @@ def test_fused_attention_equals_written_out(pos_encoding, norm_first):
     torch.testing.assert_close(lf, lp)
     loss_f.backward()
     loss_p.backward()
-    for (name, a), b in zip(fused.named_parameters(), plain.parameters()):
+    for (name, a), b in zip(fused.named_parameters(), plain.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, msg=name)
 
 
