@@ -412,13 +412,17 @@ class LSTMSeq2Seq(nn.Module):
 
 def train_seq2seq(model: nn.Module, src: Tensor, src_lengths: Tensor, tgt: Tensor, *,
                   steps: int, batch_size: int = 64, lr: float = 3e-3, clip: float = 1.0,
-                  seed: int = 0) -> list[float]:
+                  seed: int = 0, optimizer: torch.optim.Optimizer | None = None) -> list[float]:
     """Train any seq2seq model of this package (``forward(src, src_lengths, tgt_in, targets)``)
-    with Adam on random mini-batches; returns the loss of every step."""
+    on random mini-batches; returns the loss of every step.
+
+    Uses Adam(lr) unless ``optimizer`` is given (pass the same one to continue training in
+    several calls, e.g. to evaluate in between); gradients are clipped to norm ``clip``.
+    """
     check_int("steps", steps, min_value=1)
     check_int("batch_size", batch_size, min_value=1)
     g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr) if optimizer is None else optimizer
     model.train()
     losses = []
     for _ in range(steps):

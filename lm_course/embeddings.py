@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -168,19 +169,20 @@ class NegativeSampler:
         self.probs = weights / weights.sum()
         n = len(self.probs)
         scaled_p = self.probs * n  # each column holds total mass 1 after the construction
-        self.accept = np.ones(n)
-        self.alias = np.arange(n)
+        accept, alias = np.ones(n), np.arange(n)
         small = [i for i in range(n) if scaled_p[i] < 1.0]
         large = [i for i in range(n) if scaled_p[i] >= 1.0]
         while small and large:
             s, g = small.pop(), large.pop()
-            self.accept[s], self.alias[s] = scaled_p[s], g
+            accept[s], alias[s] = scaled_p[s], g
             scaled_p[g] -= 1.0 - scaled_p[s]
             (small if scaled_p[g] < 1.0 else large).append(g)
+        self.accept, self.alias = accept.astype(np.float32), alias.astype(np.int32)
 
     def sample(self, shape: int | tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        column = rng.integers(0, len(self.probs), size=shape)
-        return np.where(rng.random(shape) < self.accept[column], column, self.alias[column])
+        column = rng.integers(0, len(self.probs), size=shape, dtype=np.int32)
+        coin = rng.random(shape, dtype=np.float32)
+        return np.where(coin < self.accept[column], column, self.alias[column])
 
 
 # ----------------------------------------------------------------------------- word2vec
@@ -209,9 +211,9 @@ def softmax_loss(v_c: torch.Tensor, u_all: torch.Tensor, context: torch.Tensor) 
 
 def _negative_sampling_update(out_weight: torch.Tensor, v: torch.Tensor, target: torch.Tensor,
                               negatives: torch.Tensor, lr: float) -> tuple[torch.Tensor, float]:
-    """SGD on the output rows of ``sgns_loss`` summed over the batch; returns dLoss/dv and the
-    loss. The gradient is written out (and tested against autograd): for a score s = uᵀv,
-    dL/ds is σ(s) - 1 for the true word and σ(s) for a noise word."""
+    """SGD on the output rows of ``sgns_loss`` summed over the batch; returns the step for v
+    (-lr dL/dv) and the loss. The gradient is written out (and tested against autograd): for a
+    score s = uᵀv, dL/ds is σ(s) - 1 for the true word and σ(s) for a noise word."""
     B, K = negatives.shape
     rows = torch.cat([target.unsqueeze(1), negatives], dim=1).reshape(-1)  # (B*(K+1),)
     u = out_weight.index_select(0, rows).view(B, K + 1, -1)  # (B, K+1, D)
@@ -219,10 +221,11 @@ def _negative_sampling_update(out_weight: torch.Tensor, v: torch.Tensor, target:
     loss = -(F.logsigmoid(scores[:, 0]).sum() + F.logsigmoid(-scores[:, 1:]).sum())
     g = torch.sigmoid(scores)  # (B, K+1) dL/ds
     g[:, 0] -= 1.0
-    grad_v = torch.bmm(g.unsqueeze(1), u).squeeze(1)  # (B, D), uses u before its update
-    grad_u = torch.mul(g.unsqueeze(2), v.unsqueeze(1), out=u)  # (B, K+1, D), reuses u's memory
-    out_weight.index_add_(0, rows, grad_u.view(B * (K + 1), -1), alpha=-lr)
-    return grad_v, float(loss)
+    g *= -lr  # SGD step per score (folding lr in here is faster than index_add_'s alpha)
+    step_v = torch.bmm(g.unsqueeze(1), u).squeeze(1)  # (B, D), uses u before its update
+    step_u = torch.mul(g.unsqueeze(2), v.unsqueeze(1), out=u)  # (B, K+1, D), reuses u's memory
+    out_weight.index_add_(0, rows, step_u.view(B * (K + 1), -1))
+    return step_v, float(loss)
 
 
 class SkipGramNS(nn.Module):
@@ -252,8 +255,8 @@ class SkipGramNS(nn.Module):
                  lr: float) -> float:
         """One plain-SGD step on ``self(...).sum()`` touching only the rows used; returns it."""
         v = self.in_embed.weight.index_select(0, center)  # (B, D)
-        grad_v, loss = _negative_sampling_update(self.out_embed.weight, v, context, negatives, lr)
-        self.in_embed.weight.index_add_(0, center, grad_v, alpha=-lr)
+        step_v, loss = _negative_sampling_update(self.out_embed.weight, v, context, negatives, lr)
+        self.in_embed.weight.index_add_(0, center, step_v)
         return loss
 
 
@@ -275,9 +278,9 @@ class CBOW(SkipGramNS):
         n = mask.sum(1, keepdim=True)  # (B, 1) context words per example
         e = self.in_embed.weight.index_select(0, contexts.reshape(-1)).view(B, C, -1)  # (B, C, D)
         h = torch.bmm(mask.unsqueeze(1), e).squeeze(1) / n  # (B, D)
-        grad_h, loss = _negative_sampling_update(self.out_embed.weight, h, center, negatives, lr)
-        grad_e = (grad_h / n).unsqueeze(1) * mask.unsqueeze(2)  # (B, C, D): dh/de_j = mask_j/n
-        self.in_embed.weight.index_add_(0, contexts.reshape(-1), grad_e.view(B * C, -1), alpha=-lr)
+        step_h, loss = _negative_sampling_update(self.out_embed.weight, h, center, negatives, lr)
+        step_e = (step_h / n).unsqueeze(1) * mask.unsqueeze(2)  # (B, C, D): dh/de_j = mask_j/n
+        self.in_embed.weight.index_add_(0, contexts.reshape(-1), step_e.view(B * C, -1))
         return loss
 
 
@@ -294,13 +297,15 @@ class Word2VecConfig:
     lr: float = 0.025  # SGD step, decayed linearly to min_lr over training (as word2vec does)
     min_lr: float = 1e-4  # final SGD step
     batch_size: int = 1024  # examples per vectorised SGD step
-    chunk_words: int = 200_000  # corpus words turned into examples at a time (bounds memory)
+    chunk_words: int = 100_000  # corpus words turned into examples at a time (bounds memory)
+    workers: int = 1  # parallel threads; > 1 is faster but not bit-for-bit reproducible
+    log_every: int = 50  # SGD steps per point of the loss curve
     seed: int = 0  # initialisation, subsampling, windows, noise words and shuffling
 
     def __post_init__(self) -> None:
         check_choice("arch", self.arch, ["skipgram", "cbow"])
         for name in ("dim", "window", "negatives", "min_count", "epochs", "batch_size",
-                     "chunk_words"):
+                     "chunk_words", "workers", "log_every"):
             check_int(name, getattr(self, name), min_value=1)
         check_int("seed", self.seed, min_value=0)
         check_float("sample", self.sample, low=0.0)
@@ -335,47 +340,66 @@ def train_word2vec(sentences: Sentences, config: Word2VecConfig | None = None, *
                    vocab: Vocab | None = None, progress: bool = True) -> TrainResult:
     """Train SGNS or CBOW with vectorised mini-batch SGD over pre-generated examples.
 
-    Per chunk of the corpus: subsample, draw windows, build the examples, draw K noise words
-    each, shuffle, then take SGD steps of ``batch_size`` examples (sparse row updates).
+    The corpus is cut into jobs (one chunk of one epoch). Per job: subsample, draw windows,
+    build the examples, draw K noise words each, shuffle, then take SGD steps of
+    ``batch_size`` examples (sparse row updates). With ``workers > 1`` jobs run in parallel
+    threads that update the same tables without locks ("Hogwild", as word2vec and gensim do).
     """
     cfg = config or Word2VecConfig()
     start = time.perf_counter()
     vocab = vocab or Vocab.build(sentences, cfg.min_count)
     ids, sent = vocab.encode(sentences)
-    rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model = (SkipGramNS if cfg.arch == "skipgram" else CBOW)(len(vocab), cfg.dim, gen)
     keep = keep_probabilities(vocab.counts, cfg.sample) if cfg.sample > 0 else None
     sampler = NegativeSampler(vocab.counts, cfg.ns_power)
+    make_examples = skipgram_pairs if cfg.arch == "skipgram" else cbow_windows
     raw_words = sum(len(s) for s in sentences)  # progress is counted in raw words, like gensim
-    total, done, losses, words_seen = cfg.epochs * raw_words, 0.0, [], []
+    total = cfg.epochs * raw_words
+    jobs = [part for _ in range(cfg.epochs) for part in _chunks(sent, cfg.chunk_words)]
+    job_words = np.array([p.stop - p.start for p in jobs]) * raw_words / len(ids)
+    job_start = np.cumsum(job_words) - job_words  # raw words processed before each job
     bar = tqdm(total=total, unit="word", unit_scale=True, disable=not progress, desc=cfg.arch)
-    for _ in range(cfg.epochs):
-        for part in _chunks(sent, cfg.chunk_words):
-            if cfg.arch == "skipgram":
-                examples = skipgram_pairs(ids[part], sent[part], cfg.window, keep, rng)
-            else:
-                examples = cbow_windows(ids[part], sent[part], cfg.window, keep, rng)
-            n = len(examples[0])
-            order = rng.permutation(n)
-            tensors = [torch.from_numpy(np.ascontiguousarray(a[order])) for a in examples]
-            noise = torch.from_numpy(sampler.sample((n, cfg.negatives), rng))
-            chunk_raw = (part.stop - part.start) / len(ids) * raw_words
-            loss_sum = 0.0
-            for b in range(0, n, cfg.batch_size):
-                frac = (done + chunk_raw * b / max(n, 1)) / total
-                lr = cfg.lr - (cfg.lr - cfg.min_lr) * frac
-                batch = [t[b:b + cfg.batch_size] for t in tensors]
-                loss_sum += model.sgd_step(*batch, noise[b:b + cfg.batch_size], lr=lr)
-            done += chunk_raw
-            bar.update(round(chunk_raw))
-            if n:
-                losses.append(loss_sum / n)
-                words_seen.append(round(done))
+
+    def run(job: int) -> list[tuple[float, float]]:
+        """One job; returns (words seen, mean loss) points for the loss curve."""
+        rng = np.random.default_rng([cfg.seed, job])  # same examples whatever the thread
+        part = jobs[job]
+        examples = make_examples(ids[part], sent[part], cfg.window, keep, rng)
+        n = len(examples[0])
+        order = rng.permutation(n)
+        tensors = [torch.from_numpy(np.ascontiguousarray(a[order])) for a in examples]
+        noise = torch.from_numpy(sampler.sample((n, cfg.negatives), rng))
+        points, loss_sum, count = [], 0.0, 0
+        for step, b in enumerate(range(0, n, cfg.batch_size)):
+            seen = job_start[job] + job_words[job] * b / n
+            lr = cfg.lr - (cfg.lr - cfg.min_lr) * seen / total  # linear decay
+            batch = [t[b:b + cfg.batch_size] for t in tensors]
+            loss_sum += model.sgd_step(*batch, noise[b:b + cfg.batch_size], lr=lr)
+            count += len(batch[0])
+            if (step + 1) % cfg.log_every == 0 or b + cfg.batch_size >= n:
+                end = job_start[job] + job_words[job] * min(b + cfg.batch_size, n) / n
+                points.append((float(end), loss_sum / count))
+                loss_sum, count = 0.0, 0
+        bar.update(round(job_words[job]))
+        return points
+
+    if cfg.workers == 1:
+        results = [run(job) for job in range(len(jobs))]
+    else:  # one intra-op thread per worker: OpenMP teams would fight over the same cores
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(cfg.workers) as pool:
+                results = list(pool.map(run, range(len(jobs))))
+        finally:
+            torch.set_num_threads(threads)
     bar.close()
+    points = sorted(p for r in results for p in r)
     seconds = time.perf_counter() - start
     wv = WordVectors(model.in_embed.weight.detach().clone(), vocab.words)
-    return TrainResult(model, vocab, wv, losses, words_seen, seconds, total / seconds)
+    return TrainResult(model, vocab, wv, [loss for _, loss in points],
+                       [round(w) for w, _ in points], seconds, total / seconds)
 
 
 # ----------------------------------------------------------------------------- GloVe

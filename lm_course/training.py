@@ -50,7 +50,8 @@ from lm_course.utils import (
 __all__ = [
     "TrainConfig", "History", "Trainer", "train", "evaluate_loss", "TinyLM",
     "save_checkpoint", "load_checkpoint", "setup_distributed", "cleanup_distributed",
-    "estimate_flops_per_token", "measure_matmul_flops", "CHECKPOINT_FORMAT",
+    "estimate_flops_per_token", "measure_matmul_flops", "CHECKPOINT_FORMAT", "RECIPES",
+    "Recipe",
 ]
 
 CHECKPOINT_FORMAT = "lm_course.checkpoint/1"
@@ -674,3 +675,35 @@ def train(model: nn.Module, train_data: Tensor, val_data: Tensor | None = None,
         if ckpt.is_file():
             trainer.load(ckpt)
     return trainer.fit()
+
+
+# ----------------------------------------------------------------------------- named recipes
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named model shape + training config; the vocabulary size comes from the data."""
+
+    description: str
+    model: dict[str, Any]  # GPTConfig fields except vocab_size
+    train: TrainConfig
+
+
+RECIPES: dict[str, Recipe] = {
+    "tiny": Recipe(
+        "a few seconds: checks that everything runs (tests, smoke runs)",
+        dict(block_size=32, n_layer=1, n_head=2, n_embd=32),
+        TrainConfig(max_steps=50, batch_size=8, block_size=32, lr=3e-3, min_lr=3e-4,
+                    warmup_steps=5, eval_interval=25, eval_batches=2, log_interval=5)),
+    "char-cpu": Recipe(
+        "the capstone: a character-level GPT tuned for a 2-core CPU (about 2 minutes)",
+        dict(block_size=64, n_layer=4, n_head=4, n_embd=128),
+        TrainConfig(max_steps=2000, batch_size=32, block_size=64, lr=2e-3, min_lr=2e-4,
+                    warmup_steps=50, beta2=0.99, weight_decay=0.1, eval_interval=250,
+                    eval_batches=8, eval_train=False)),
+    "char-medium": Recipe(
+        "a bigger character-level GPT for a longer run (tens of minutes on a CPU)",
+        dict(block_size=128, n_layer=6, n_head=6, n_embd=192, dropout=0.1),
+        TrainConfig(max_steps=5000, batch_size=32, block_size=128, lr=1e-3, min_lr=1e-4,
+                    warmup_steps=100, eval_interval=500, eval_batches=10)),
+}

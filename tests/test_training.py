@@ -15,15 +15,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
 from lm_course.data import lm_windows
 from lm_course.optim import warmup_cosine_lr
 from lm_course.training import (
     History,
     TinyLM,
-    Trainer,
     TrainConfig,
+    Trainer,
     estimate_flops_per_token,
     evaluate_loss,
     load_checkpoint,
@@ -245,7 +244,8 @@ if __name__ == "__main__":
     if mode == "resume":  # a fresh process: build, load, finish
         tr = trainer().load(path)
         h = tr.fit()
-        json.dump({"loss": h.loss, "val_loss": h.val_loss, "step": tr.step}, open(path + ".json", "w"))
+        with open(path + ".json", "w") as f:
+            json.dump({"loss": h.loss, "val_loss": h.val_loss, "step": tr.step}, f)
     elif mode == "crash":  # write one checkpoint, then die in the middle of the next one
         import os, signal
         tr = trainer()

@@ -1,0 +1,122 @@
+"""Chapter 04 exercises, graded by nbgrader: the solutions score full marks, the release
+scores zero and leaks nothing, and each realistic wrong solution below loses points on its
+own exercise only (see ``exercise_harness.check_assignment``)."""
+
+from exercise_harness import check_assignment
+
+ASSIGNMENT = "04_attention"
+
+# Each fake student makes one common mistake per exercise; the code replaces the whole
+# ``<ex>-solution`` cell.
+MISTAKES = {
+    "wrong_1": {
+        # Forgets to divide by sqrt(d_k): the softmax saturates as d_k grows.
+        "attention": '''
+def attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+''',
+        # Off by one: the diagonal is excluded, so a token cannot attend to itself (and the
+        # first row is fully masked).
+        "causal": '''
+def causal_mask(T):
+    return torch.ones(T, T, dtype=torch.bool).tril(diagonal=-1)
+''',
+        # Heads split along the wrong axis: a plain view to (B, H, T, D) without moving the
+        # time axis mixes tokens and channels.
+        "heads": '''
+def split_heads(x, n_head):
+    B, T, C = x.shape
+    return x.reshape(B, n_head, T, C // n_head)
+
+
+def merge_heads(x):
+    B, H, T, D = x.shape
+    return x.reshape(B, T, H * D)
+''',
+        # Scales by the model width C instead of the head size D.
+        "mha": '''
+def self_attention(x, w_in, b_in, w_out, b_out, n_head):
+    B, T, C = x.shape
+    D = C // n_head
+    q, k, v = F.linear(x, w_in, b_in).split(C, dim=-1)
+    q, k, v = (t.view(B, T, n_head, D).transpose(1, 2) for t in (q, k, v))
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(C), dim=-1)
+    out = (weights @ v).transpose(1, 2).reshape(B, T, C)
+    return F.linear(out, w_out, b_out)
+''',
+    },
+    "wrong_2": {
+        # Softmax over the wrong axis: normalises over the queries, not the keys.
+        "attention": '''
+def attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-2)
+    return weights @ v, weights
+''',
+        # Upper triangle: every query looks at the future and not at the past.
+        "causal": '''
+def causal_mask(T):
+    return torch.ones(T, T, dtype=torch.bool).triu()
+''',
+        # Interleaved channels: head h gets channels h, h + H, h + 2H, ... (not consecutive).
+        "heads": '''
+def split_heads(x, n_head):
+    B, T, C = x.shape
+    return x.view(B, T, C // n_head, n_head).permute(0, 3, 1, 2)
+
+
+def merge_heads(x):
+    B, H, T, D = x.shape
+    return x.permute(0, 2, 3, 1).reshape(B, T, H * D)
+''',
+        # Forgets the output projection.
+        "mha": '''
+def self_attention(x, w_in, b_in, w_out, b_out, n_head):
+    B, T, C = x.shape
+    D = C // n_head
+    q, k, v = F.linear(x, w_in, b_in).split(C, dim=-1)
+    q, k, v = (t.view(B, T, n_head, D).transpose(1, 2) for t in (q, k, v))
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(D), dim=-1)
+    return (weights @ v).transpose(1, 2).reshape(B, T, C)
+''',
+    },
+    "wrong_3": {
+        # Applies the mask after the softmax: masked weights are zeroed, but the rows no
+        # longer sum to one (the masked keys still took their share of the normalisation).
+        "attention": '''
+def attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        weights = weights.masked_fill(~mask, 0.0)
+    return weights @ v, weights
+''',
+        # A float 0/1 mask instead of a boolean one (F.scaled_dot_product_attention would
+        # *add* it to the scores instead of masking).
+        "causal": '''
+def causal_mask(T):
+    return torch.ones(T, T).tril()
+''',
+        # Takes the q, k, v blocks in the wrong order (k, q, v).
+        "mha": '''
+def self_attention(x, w_in, b_in, w_out, b_out, n_head):
+    B, T, C = x.shape
+    D = C // n_head
+    k, q, v = F.linear(x, w_in, b_in).split(C, dim=-1)
+    q, k, v = (t.view(B, T, n_head, D).transpose(1, 2) for t in (q, k, v))
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(D), dim=-1)
+    out = (weights @ v).transpose(1, 2).reshape(B, T, C)
+    return F.linear(out, w_out, b_out)
+''',
+    },
+}
+
+
+def test_exercises_04():
+    check_assignment(ASSIGNMENT, MISTAKES)

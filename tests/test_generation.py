@@ -1,0 +1,361 @@
+"""Decoding: the logit filters against independent references, KV-cache decoding equal to
+full recomputation at every step, batches equal to one-by-one, beam search against
+exhaustive search, stop sequences, bad input, and ``lm-course generate``."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lm_course.generation import (
+    apply_repetition_penalty,
+    apply_temperature,
+    beam_search,
+    generate,
+    generate_text,
+    sample_next,
+    sequence_logprob,
+    top_k_filter,
+    top_p_filter,
+)
+from lm_course.tokenizers import CharTokenizer
+from lm_course.transformer import GPT, GPTConfig
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def gpt(pos: str = "learned", block: int = 24, vocab: int = 11, seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(vocab_size=vocab, block_size=block, n_layer=2, n_head=2, n_embd=16,
+                          pos_encoding=pos))
+    with torch.no_grad():  # sharper than the 0.02-std init, so decoding choices are distinct
+        for p in model.parameters():
+            p.mul_(8.0 if p.dim() >= 2 else 1.0)
+    return model.eval()
+
+
+class _Config:
+    def __init__(self, vocab_size: int, block_size: int) -> None:
+        self.vocab_size, self.block_size = vocab_size, block_size
+
+
+class BigramTable(nn.Module):
+    """Next-token log-probabilities from a fixed table indexed by the last token; it
+    records the longest input it was given."""
+
+    def __init__(self, table: torch.Tensor, block_size: int = 64) -> None:
+        super().__init__()
+        self.logp = nn.Parameter(torch.log(table), requires_grad=False)
+        self.config = _Config(table.size(0), block_size)
+        self.longest = 0
+
+    def forward(self, idx, targets=None):
+        self.longest = max(self.longest, idx.size(1))
+        return self.logp[idx], None  # (B, T, V)
+
+
+def counter(vocab: int = 10, block: int = 64) -> BigramTable:
+    """Greedy decoding counts: after token t comes (t + 1) % vocab with probability 0.9."""
+    table = torch.full((vocab, vocab), 0.1 / (vocab - 1))
+    table[torch.arange(vocab), (torch.arange(vocab) + 1) % vocab] = 0.9
+    return BigramTable(table, block)
+
+
+# ----------------------------------------------------------------------------- filters
+
+
+def hf_style_top_p(logits: np.ndarray, p: float) -> np.ndarray:
+    """Independent reference (the ascending-sort formulation used by Hugging Face)."""
+    out = logits.copy()
+    for row in out:
+        order = np.argsort(row, kind="stable")  # ascending
+        probs = np.exp(row[order] - row.max())
+        probs /= probs.sum()
+        remove = np.cumsum(probs) <= 1 - p
+        remove[-1] = False  # the most likely token always stays
+        row[order[remove]] = -np.inf
+    return out
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.5, 0.9, 0.999, 1.0])
+def test_top_p_matches_reference(p):
+    logits = torch.randn(64, 50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    got = top_p_filter(logits, p).numpy()
+    want = hf_style_top_p(logits.numpy(), p)
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    kept = ~np.isinf(got)
+    np.testing.assert_array_equal(got[kept], logits.numpy()[kept])
+    # the kept set is the smallest with mass >= p: dropping its least likely token falls short
+    probs = F.softmax(logits, dim=-1).numpy()
+    for row, k in zip(probs, kept, strict=True):
+        assert row[k].sum() >= p - 1e-12
+        assert row[k].sum() - row[k].min() < p
+
+
+def test_top_p_keeps_the_token_that_crosses_the_threshold():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    assert torch.isinf(top_p_filter(logits, 0.6)).tolist() == [[False, False, True, True]]
+    assert torch.isinf(top_p_filter(logits, 0.5)).tolist() == [[False, True, True, True]]
+    assert torch.isinf(top_p_filter(logits, 0.81)).tolist() == [[False, False, False, True]]
+    assert not torch.isinf(top_p_filter(logits, 1.0)).any()
+
+
+def test_top_k_and_temperature():
+    logits = torch.randn(8, 30, generator=torch.Generator().manual_seed(1))
+    for k in (1, 5, 30, 100):
+        got = top_k_filter(logits, k)
+        kept = ~torch.isinf(got)
+        assert (kept.sum(-1) == min(k, 30)).all()
+        ref = torch.sort(logits, dim=-1, descending=True).values[:, min(k, 30) - 1:min(k, 30)]
+        assert torch.equal(kept, logits >= ref)
+    ties = torch.tensor([[1.0, 3.0, 3.0, 0.0]])
+    assert torch.isinf(top_k_filter(ties, 1)).tolist() == [[True, False, False, True]]
+    # temperature divides logits: low T sharpens, high T flattens, entropy grows with T
+    def entropy(t):
+        p = F.softmax(apply_temperature(logits[0], t), dim=-1)
+        return -(p * p.log()).sum().item()
+    assert entropy(0.5) < entropy(1.0) < entropy(2.0) < math.log(30)
+    torch.testing.assert_close(F.softmax(apply_temperature(logits, 1e-3), -1).argmax(-1),
+                               logits.argmax(-1))
+
+
+def test_repetition_penalty_matches_definition():
+    logits = torch.tensor([[2.0, -1.0, 0.5, -3.0], [1.0, 1.0, 1.0, 1.0]])
+    prev = torch.tensor([[0, 1, 1], [3, 3, 3]])
+    got = apply_repetition_penalty(logits, prev, 1.5)
+    want = torch.tensor([[2.0 / 1.5, -1.5, 0.5, -3.0], [1.0, 1.0, 1.0, 1.0 / 1.5]])
+    torch.testing.assert_close(got, want)
+    probs_before, probs_after = F.softmax(logits, -1), F.softmax(got, -1)
+    # the seen tokens lose probability mass together (one of them alone may even gain some,
+    # when another loses more)
+    assert probs_after[0, :2].sum() < probs_before[0, :2].sum()
+    assert torch.equal(apply_repetition_penalty(logits, prev, 1.0), logits)
+
+
+def test_sampling_follows_the_filtered_distribution():
+    logits = torch.log(torch.tensor([0.4, 0.3, 0.2, 0.06, 0.04]))
+    gen = torch.Generator().manual_seed(0)
+    draws = sample_next(logits.expand(20000, 5).contiguous(), top_p=0.85, temperature=1.0,
+                        generator=gen)
+    freq = torch.bincount(draws, minlength=5).double() / 20000
+    want = torch.tensor([0.4, 0.3, 0.2, 0.0, 0.0], dtype=torch.float64) / 0.9
+    assert (freq - want).abs().max() < 0.015
+    assert torch.equal(sample_next(logits[None], top_k=1, generator=gen), torch.tensor([0]))
+    assert torch.equal(sample_next(logits[None], greedy=True), torch.tensor([0]))
+
+
+# ----------------------------------------------------------------------------- KV cache
+
+
+@pytest.mark.parametrize("pos", ["learned", "sinusoidal", "rope"])
+def test_cached_logits_equal_full_recomputation_at_every_step(pos):
+    model = gpt(pos)
+    ids = torch.randint(11, (2, 20), generator=torch.Generator().manual_seed(3))
+    full = model(ids)[0]  # (2, 20, V)
+    cache = model.new_kv_cache(2)
+    steps = [model(ids[:, :5], kv_cache=cache)[0]]  # a 5-token prompt, then one at a time
+    for t in range(5, 20):
+        steps.append(model(ids[:, t:t + 1], kv_cache=cache)[0])
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("pos", ["learned", "rope"])
+def test_generate_with_and_without_cache_agree(pos):
+    model = gpt(pos)
+    prompt = [1, 2, 3]
+    a = generate(model, prompt, 15, greedy=True, use_cache=True)
+    b = generate(model, prompt, 15, greedy=True, use_cache=False)
+    assert a == b and len(a) == 18 and a[:3] == prompt
+    s1 = generate(model, prompt, 15, temperature=0.9, top_k=5,
+                  generator=torch.Generator().manual_seed(7))
+    s2 = generate(model, prompt, 15, temperature=0.9, top_k=5, use_cache=False,
+                  generator=torch.Generator().manual_seed(7))
+    assert s1 == s2
+    assert len(set(s1[3:])) > 1  # sampling, not a constant
+
+
+def test_generation_past_the_context_slides_the_window():
+    model = gpt(block=8)
+    for cache in (True, False):
+        out = generate(model, list(range(10)), 20, greedy=True, use_cache=cache)
+        assert len(out) == 30 and out[:10] == list(range(10))  # prompt kept in full
+    # within the context, the first steps agree exactly
+    short = generate(model, [1, 2], 6, greedy=True)
+    assert generate(model, [1, 2], 6, greedy=True, use_cache=False) == short
+    table = counter(block=8)
+    generate(table, list(range(10)) * 2, 12, greedy=True, use_cache=False)
+    assert table.longest == 8  # the model never saw more than its context
+
+
+# ----------------------------------------------------------------------------- batches, stops
+
+
+def test_ragged_batch_equals_one_by_one():
+    model = gpt()
+    prompts = [[1], [4, 5, 6, 7], [2, 9], [3, 3, 3]]
+    batch = generate(model, prompts, 9, greedy=True, repetition_penalty=1.3)
+    for p, row in zip(prompts, batch, strict=True):
+        assert row == generate(model, p, 9, greedy=True, repetition_penalty=1.3)
+        assert len(row) == len(p) + 9
+    tensor_batch = generate(model, torch.tensor([[1, 2], [3, 4]]), 5, greedy=True)
+    assert tensor_batch == [generate(model, [1, 2], 5, greedy=True),
+                            generate(model, [3, 4], 5, greedy=True)]
+
+
+def test_stop_sequences_end_each_row_before_the_stop():
+    table = counter()
+    assert generate(table, [0], 20, greedy=True, use_cache=False) == list(range(10)) * 2 + [0]
+    out = generate(table, [[0], [5]], 20, greedy=True, use_cache=False,
+                   stop_sequences=[[3, 4], [8]])
+    assert out == [[0, 1, 2], [5, 6, 7]]
+    # a stop sequence inside the prompt does not count
+    assert generate(table, [3, 4], 3, greedy=True, use_cache=False, stop_sequences=[[3, 4]]) \
+        == [3, 4, 5, 6, 7]
+
+
+def test_generate_text_with_a_tokenizer():
+    text = "abcdefghij" * 3
+    tok = CharTokenizer().train(text)
+    table = counter(10)
+    assert generate_text(table, tok, "a", 8, greedy=True, use_cache=False) == "abcdefghi"
+    assert generate_text(table, tok, ["a", "cd"], 8, greedy=True, use_cache=False,
+                         stop=["fg"]) == ["abcde", "cde"]
+
+
+# ----------------------------------------------------------------------------- beam search
+
+
+def test_beam_of_one_is_greedy_and_scores_are_consistent():
+    model = gpt()
+    prompt = [1, 2, 3]
+    (best, score), = beam_search(model, prompt, 6, num_beams=1)
+    assert best == generate(model, prompt, 6, greedy=True)
+    assert score == pytest.approx(sequence_logprob(model, prompt, best[3:]) / 6, rel=1e-5)
+    beams = beam_search(model, prompt, 6, num_beams=4, length_penalty=0.7)
+    assert [s for _, s in beams] == sorted((s for _, s in beams), reverse=True)
+    for seq, s in beams:
+        assert s == pytest.approx(sequence_logprob(model, prompt, seq[3:]) / 6 ** 0.7, rel=1e-5)
+    uncached = beam_search(model, prompt, 6, num_beams=4, length_penalty=0.7, use_cache=False)
+    assert [b[0] for b in beams] == [b[0] for b in uncached]
+    assert [b[1] for b in beams] == pytest.approx([b[1] for b in uncached], rel=1e-5)
+
+
+def test_wide_beam_finds_the_exhaustive_optimum():
+    vocab, length = 5, 3
+    model = gpt(vocab=vocab, seed=4)
+    prompt = [0, 1]
+    scores = {c: sequence_logprob(model, prompt, list(c))
+              for c in itertools.product(range(vocab), repeat=length)}
+    best = max(scores, key=scores.get)
+    (found, _), *_ = beam_search(model, prompt, length, num_beams=vocab ** (length - 1))
+    assert tuple(found[2:]) == best
+    # a narrow beam finds a sequence at least as likely as greedy's
+    greedy = tuple(generate(model, prompt, length, greedy=True)[2:])
+    (narrow, _), *_ = beam_search(model, prompt, length, num_beams=3)
+    assert scores[tuple(narrow[2:])] >= scores[greedy] - 1e-9
+
+
+def test_length_normalisation_changes_the_winner():
+    # tokens: 0 = start, 1 = A, 2 = B, 3 = end
+    table = torch.tensor([
+        [0.01, 0.49, 0.01, 0.49],  # after start: A or end, equally likely
+        [0.01, 0.01, 0.97, 0.01],  # after A: almost surely B
+        [0.01, 0.01, 0.01, 0.97],  # after B: almost surely end
+        [0.25, 0.25, 0.25, 0.25],
+    ])
+    model = BigramTable(table)
+    short = beam_search(model, [0], 5, num_beams=2, eos_token_id=3, length_penalty=0.0,
+                        use_cache=False)
+    long = beam_search(model, [0], 5, num_beams=2, eos_token_id=3, length_penalty=1.0,
+                       use_cache=False)
+    assert short[0][0] == [0, 3]  # raw log-probability prefers stopping at once
+    assert long[0][0] == [0, 1, 2, 3]  # per-token log-probability prefers the longer one
+    assert long[0][1] == pytest.approx(math.log(0.49 * 0.97 * 0.97) / 3, rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_bad_input_is_rejected_clearly():
+    model = gpt()
+    with pytest.raises(ValueError, match="temperature must be > 0 when sampling.*greedy=True"):
+        generate(model, [1], 5, temperature=0.0)
+    assert len(generate(model, [1], 5, temperature=0.0, greedy=True)) == 6  # ignored
+    with pytest.raises(ValueError, match="top_k must be >= 1"):
+        generate(model, [1], 5, top_k=0)
+    with pytest.raises(ValueError, match=r"top_p must be in \(0.0, 1.0\]"):
+        generate(model, [1], 5, top_p=0.0)
+    with pytest.raises(ValueError, match=r"top_p must be in \(0.0, 1.0\]"):
+        generate(model, [1], 5, top_p=1.5)
+    with pytest.raises(ValueError, match="max_new_tokens must be >= 0"):
+        generate(model, [1], -1)
+    assert generate(model, [1, 2], 0) == [1, 2]
+    with pytest.raises(ValueError, match="prompt 0 is empty"):
+        generate(model, [], 5)
+    with pytest.raises(ValueError, match="prompt 1 is empty"):
+        generate(model, [[1], []], 5)
+    with pytest.raises(ValueError, match=r"vocabulary is \[0, 10\]"):
+        generate(model, [1, 11], 5)
+    with pytest.raises(TypeError, match="tokenizer"):
+        generate(model, "hello", 5)
+    with pytest.raises(TypeError, match="integer"):
+        generate(model, torch.tensor([1.0, 2.0]), 5)
+    with pytest.raises(ValueError, match="repetition_penalty"):
+        generate(model, [1], 5, repetition_penalty=0.0)
+    with pytest.raises(ValueError, match="new_kv_cache"):
+        generate(counter(), [1], 5)
+    with pytest.raises(ValueError, match="empty sequence"):
+        generate(model, [1], 5, stop_sequences=[[]])
+    with pytest.raises(ValueError, match="num_beams"):
+        beam_search(model, [1], 5, num_beams=0)
+    with pytest.raises(ValueError, match="one prompt"):
+        beam_search(model, [[1], [2]], 5)
+    tok = CharTokenizer().train("abc")
+    with pytest.raises(ValueError, match="prompt is empty"):
+        generate_text(model, tok, "", 5)
+    # a prompt longer than the context is cropped for the model, kept in the output
+    long_prompt = list(range(11)) * 5  # 55 tokens, context 24
+    out = generate(model, long_prompt, 4, greedy=True)
+    assert out[:55] == long_prompt and len(out) == 59
+    assert out[55:] == generate(model, long_prompt[-24:], 4, greedy=True)[24:]
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+
+def test_cli_generate(tmp_path, capsys):
+    from lm_course.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--config", "tiny", "--data", "lee", "--max-chars", "20000",
+                 "--out", str(out), "--steps", "20", "--no-progress",
+                 "--sample-chars", "0"]) == 0
+    capsys.readouterr()
+    base = ["generate", "--checkpoint", str(out), "--prompt", "The ", "--max-new-tokens", "20"]
+    assert main(base + ["--greedy"]) == 0
+    greedy = capsys.readouterr().out
+    assert greedy.startswith("The ") and len(greedy.rstrip("\n")) == 24
+    assert main(base + ["--greedy", "--no-cache"]) == 0
+    assert capsys.readouterr().out == greedy  # the cache changes the speed, not the text
+    assert main(base + ["--temperature", "0.8", "--top-p", "0.9", "--num-samples", "2",
+                        "--seed", "1"]) == 0
+    two = capsys.readouterr().out
+    assert two.count("-----") == 1 and two.startswith("The ")
+    assert main(base + ["--beams", "3"]) == 0
+    assert capsys.readouterr().out.startswith("The ")
+    assert main(base + ["--top-k", "0"]) == 2
+    assert "top_k must be >= 1" in capsys.readouterr().err
+    assert main(["generate", "--checkpoint", str(tmp_path / "missing")]) == 1
+    assert "cannot load" in capsys.readouterr().err
