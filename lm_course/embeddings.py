@@ -458,22 +458,42 @@ class GloVe(nn.Module):
         super().__init__()
         check_int("vocab_size", vocab_size, min_value=1)
         check_int("dim", dim, min_value=1)
-        self.w = nn.Embedding(vocab_size, dim, sparse=True)  # w_i
-        self.w_tilde = nn.Embedding(vocab_size, dim, sparse=True)  # w̃_j
-        self.b = nn.Embedding(vocab_size, 1, sparse=True)  # b_i
-        self.b_tilde = nn.Embedding(vocab_size, 1, sparse=True)  # b̃_j
+        self.w = nn.Parameter(torch.empty(vocab_size, dim))  # w_i
+        self.w_tilde = nn.Parameter(torch.empty(vocab_size, dim))  # w̃_j
+        self.b = nn.Parameter(torch.empty(vocab_size))  # b_i
+        self.b_tilde = nn.Parameter(torch.empty(vocab_size))  # b̃_j
         with torch.no_grad():  # the reference code's init: uniform in ±0.5/dim
-            for table in (self.w, self.w_tilde, self.b, self.b_tilde):
-                table.weight.uniform_(-0.5 / dim, 0.5 / dim, generator=generator)
+            for p in self.parameters():
+                p.uniform_(-0.5 / dim, 0.5 / dim, generator=generator)
+        for name, p in self.named_parameters():  # AdaGrad's sums of squared gradients
+            self.register_buffer(f"{name}_g2", torch.ones_like(p))  # start at 1, as GloVe does
 
     def forward(self, i: torch.Tensor, j: torch.Tensor, x: torch.Tensor,
                 x_max: float = 100.0, alpha: float = 0.75) -> torch.Tensor:
         """The GloVe loss summed over entries (i, j) with counts x > 0, all (B,)."""
-        return glove_loss(self.w(i), self.w_tilde(j), self.b(i).squeeze(1),
-                          self.b_tilde(j).squeeze(1), torch.log(x), glove_weight(x, x_max, alpha))
+        return glove_loss(self.w[i], self.w_tilde[j], self.b[i], self.b_tilde[j],
+                          torch.log(x), glove_weight(x, x_max, alpha))
+
+    @torch.no_grad()
+    def adagrad_step(self, i: torch.Tensor, j: torch.Tensor, x: torch.Tensor, lr: float,
+                     x_max: float = 100.0, alpha: float = 0.75, eps: float = 1e-10) -> float:
+        """One AdaGrad step on ``self(i, j, x).sum()`` that touches only the rows used; equals
+        ``torch.optim.Adagrad(initial_accumulator_value=1)`` (tested). With e the error,
+        dJ/dw_i = 2 f e w̃_j, dJ/dw̃_j = 2 f e w_i and dJ/db_i = dJ/db̃_j = 2 f e."""
+        w_i, w_j = self.w[i], self.w_tilde[j]  # (B, D)
+        err = (w_i * w_j).sum(1) + self.b[i] + self.b_tilde[j] - torch.log(x)  # (B,)
+        d = 2 * glove_weight(x, x_max, alpha) * err  # (B,) dJ/d(error)
+        for p, g2, rows, grad in ((self.w, self.w_g2, i, d[:, None] * w_j),
+                                  (self.w_tilde, self.w_tilde_g2, j, d[:, None] * w_i),
+                                  (self.b, self.b_g2, i, d), (self.b_tilde, self.b_tilde_g2, j, d)):
+            rows, where = torch.unique(rows, return_inverse=True)  # sum duplicates first
+            grad = torch.zeros((len(rows),) + grad.shape[1:]).index_add_(0, where, grad)
+            g2[rows] += grad**2
+            p[rows] -= lr * grad / (g2[rows].sqrt() + eps)
+        return float((d * err).sum()) / 2
 
     def vectors(self) -> torch.Tensor:
-        return (self.w.weight + self.w_tilde.weight).detach()  # (V, D)
+        return (self.w + self.w_tilde).detach()  # (V, D)
 
 
 @dataclass(frozen=True)
@@ -485,7 +505,7 @@ class GloVeConfig:
     alpha: float = 0.75  # exponent of the weighting function
     epochs: int = 25  # passes over the non-zero entries
     lr: float = 0.05  # AdaGrad step, as in the GloVe paper
-    batch_size: int = 1024  # non-zero entries per AdaGrad step
+    batch_size: int = 512  # non-zero entries per AdaGrad step
     seed: int = 0  # initialisation and shuffling
 
     def __post_init__(self) -> None:
@@ -514,18 +534,13 @@ def train_glove(sentences: Sentences, config: GloVeConfig | None = None, *,
     x = torch.from_numpy(X.data.astype(np.float32))
     gen = torch.Generator().manual_seed(cfg.seed)
     model = GloVe(len(vocab), cfg.dim, gen)
-    opt = torch.optim.Adagrad(model.parameters(), lr=cfg.lr, initial_accumulator_value=1.0)
     losses = []
     for _ in tqdm(range(cfg.epochs), desc="glove", unit="epoch", disable=not progress):
         order = torch.randperm(X.nnz, generator=gen)
         total = 0.0
         for b in range(0, X.nnz, cfg.batch_size):
             idx = order[b:b + cfg.batch_size]
-            loss = model(i[idx], j[idx], x[idx], cfg.x_max, cfg.alpha)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item()
+            total += model.adagrad_step(i[idx], j[idx], x[idx], cfg.lr, cfg.x_max, cfg.alpha)
         losses.append(total / X.nnz)
     seconds = time.perf_counter() - start
     raw_words = sum(len(s) for s in sentences)
