@@ -8,4 +8,7 @@ import os
 
 os.environ["LM_COURSE_QUICK"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
+# `make test` runs two pytest workers on two cores, each starting kernels: one thread each
+# avoids oversubscription, which makes small torch ops 10-30x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")

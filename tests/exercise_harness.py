@@ -10,6 +10,7 @@ release leaks no solution code, no hidden-test code and no outputs.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import re
@@ -47,6 +48,7 @@ def exercises_of(nb) -> list[str]:
 def _grade(assignment: str, mistakes_json: str) -> dict:
     mistakes: dict[str, dict[str, str]] = json.loads(mistakes_json)
     tmp = Path(tempfile.mkdtemp(prefix=f"grade-{assignment}-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     shutil.copy(COURSE / "nbgrader_config.py", tmp)
     shutil.copytree(COURSE / "source" / assignment, tmp / "source" / assignment)
     grading.release(tmp, [assignment])
