@@ -78,8 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(runner.ROOT / "build"), help="output folder")
     p.set_defaults(func=_run)
 
-    p = sub.add_parser("lab", help="open JupyterLab on the course")
-    p.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
+    p = sub.add_parser("lab", help="open JupyterLab on the course (other options go to it)")
     p.set_defaults(func=_lab)
 
     p = sub.add_parser("data", help="list or download datasets")
@@ -106,7 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``lm-course``; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     return int(args.func(args) or 0)
 
 

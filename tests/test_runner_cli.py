@@ -56,3 +56,10 @@ def test_grading_refuses_what_it_cannot_grade(tmp_path):
     assert cli.main(["grade", "--course", str(tmp_path)]) == 1
     with pytest.raises(ValueError, match="not in"):
         grading.release(tmp_path, ["missing"])
+
+
+def test_lab_passes_its_options_to_jupyterlab(capfd):
+    assert cli.main(["lab", "--version"]) == 0
+    assert capfd.readouterr().out.strip()[0].isdigit()  # JupyterLab printed its version
+    with pytest.raises(SystemExit):
+        cli.main(["data", "list", "--bogus"])
