@@ -143,8 +143,8 @@ def skipgram_pairs(ids: np.ndarray, sent: np.ndarray, window: int, keep: np.ndar
 
 def cbow_windows(ids: np.ndarray, sent: np.ndarray, window: int, keep: np.ndarray | None,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CBOW examples: centers (N,), their context ids (N, 2*window) and a 0/1 mask of the slots
-    actually filled; centers with no context word are dropped."""
+    """CBOW examples: context ids (N, 2*window), a 0/1 mask of the slots actually filled, and
+    the center word each window predicts (N,); centers with no context word are dropped."""
     ids, sent, shrunk = _subsample_and_shrink(ids, sent, window, keep, rng)
     n = len(ids)
     contexts = np.zeros((n, 2 * window), dtype=np.int64)
@@ -155,7 +155,7 @@ def cbow_windows(ids: np.ndarray, sent: np.ndarray, window: int, keep: np.ndarra
         ok = (sent[:-d] == sent[d:]) & (shrunk[:-d] >= d)  # center i sees i + d (on its right)
         contexts[:-d, window + d - 1], mask[:-d, window + d - 1] = np.where(ok, ids[d:], 0), ok
     rows = mask.any(axis=1)
-    return ids[rows], contexts[rows], mask[rows]
+    return contexts[rows], mask[rows], ids[rows]
 
 
 class NegativeSampler:
@@ -477,19 +477,21 @@ class GloVe(nn.Module):
     @torch.no_grad()
     def adagrad_step(self, i: torch.Tensor, j: torch.Tensor, x: torch.Tensor, lr: float,
                      x_max: float = 100.0, alpha: float = 0.75, eps: float = 1e-10) -> float:
-        """One AdaGrad step on ``self(i, j, x).sum()`` that touches only the rows used; equals
-        ``torch.optim.Adagrad(initial_accumulator_value=1)`` (tested). With e the error,
-        dJ/dw_i = 2 f e w̃_j, dJ/dw̃_j = 2 f e w_i and dJ/db_i = dJ/db̃_j = 2 f e."""
-        w_i, w_j = self.w[i], self.w_tilde[j]  # (B, D)
+        """One AdaGrad step on ``self(i, j, x)`` that touches only the rows used; returns the loss.
+
+        The gradient is written out (tested against autograd): with e the error inside the
+        square, dJ/dw_i = 2 f e w̃_j, dJ/dw̃_j = 2 f e w_i and dJ/db_i = dJ/db̃_j = 2 f e. Each
+        entry adds its own squared gradient to the sums, as in the reference code; with no
+        repeated row in the batch this is exactly ``torch.optim.Adagrad`` (tested).
+        """
+        w_i, w_j = self.w.index_select(0, i), self.w_tilde.index_select(0, j)  # (B, D)
         err = (w_i * w_j).sum(1) + self.b[i] + self.b_tilde[j] - torch.log(x)  # (B,)
-        d = 2 * glove_weight(x, x_max, alpha) * err  # (B,) dJ/d(error)
+        d = 2 * glove_weight(x, x_max, alpha) * err  # (B,) dJ/de
         for p, g2, rows, grad in ((self.w, self.w_g2, i, d[:, None] * w_j),
                                   (self.w_tilde, self.w_tilde_g2, j, d[:, None] * w_i),
                                   (self.b, self.b_g2, i, d), (self.b_tilde, self.b_tilde_g2, j, d)):
-            rows, where = torch.unique(rows, return_inverse=True)  # sum duplicates first
-            grad = torch.zeros((len(rows),) + grad.shape[1:]).index_add_(0, where, grad)
-            g2[rows] += grad**2
-            p[rows] -= lr * grad / (g2[rows].sqrt() + eps)
+            g2.index_add_(0, rows, grad * grad)
+            p.index_add_(0, rows, grad / g2.index_select(0, rows).sqrt_().add_(eps), alpha=-lr)
         return float((d * err).sum()) / 2
 
     def vectors(self) -> torch.Tensor:
