@@ -151,6 +151,7 @@ def main() -> None:
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     args = parser.parse_args()
     device = pick_device(args.device)
+    torch.backends.cudnn.allow_tf32 = False  # cuDNN's LSTM would use TF32: keep float32
 
     print(f"torch {torch.__version__}, device {device}, {args.repeats} interleaved repeats; "
           "time per forward + backward (median)")

@@ -237,6 +237,8 @@ class MultiHeadAttention(nn.Module):
         """Attention on projected heads (B, H, T, D); ``mask`` boolean, broadcast to
         (B, H, T_q, T_k). Returns the (B, H, T_q, D) output and the weights if asked."""
         t_q, t_k = q.size(-2), k.size(-2)
+        if is_causal and t_q == 1:  # one query at the last position: every key is in its past
+            is_causal = False
         if is_causal and (mask is not None or t_q != t_k or need_weights or not self.fused_kernel):
             mask = combine_masks(mask, causal_mask(t_q, t_k, device=q.device))
             is_causal = False
@@ -256,8 +258,10 @@ class MultiHeadAttention(nn.Module):
 
         ``attn_mask``: boolean (T_q, T_k) or (B, H, T_q, T_k), True = may attend;
         ``key_padding_mask``: boolean (B, T_k), True = real token; ``is_causal`` adds the
-        causal mask. Returns ``(output (B, T_q, E), weights)``; weights are (B, T_q, T_k)
-        averaged over heads, (B, H, T_q, T_k) per head, or None unless ``need_weights``.
+        causal mask (with T_q < T_k the queries are the *last* T_q positions, as with a KV
+        cache — see :func:`causal_mask`). Returns ``(output (B, T_q, E), weights)``; the
+        weights are (B, T_q, T_k) averaged over heads, (B, H, T_q, T_k) per head, or None
+        unless ``need_weights``.
         """
         check_tensor("query", query, ndim=3, floating=True)
         key = query if key is None else key

@@ -507,7 +507,7 @@ class GloVeConfig:
     alpha: float = 0.75  # exponent of the weighting function
     epochs: int = 25  # passes over the non-zero entries
     lr: float = 0.05  # AdaGrad step, as in the GloVe paper
-    batch_size: int = 512  # non-zero entries per AdaGrad step
+    batch_size: int = 4096  # non-zero entries per AdaGrad step
     seed: int = 0  # initialisation and shuffling
 
     def __post_init__(self) -> None:

@@ -34,6 +34,8 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- cells
 
+_ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
+
 
 class _Cell(nn.Module):
     """What the three cells share: PyTorch's parameter layout and initialisation, and the
@@ -103,13 +105,12 @@ class RNNCell(_Cell):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh") -> None:
-        self.nonlinearity = check_choice("nonlinearity", nonlinearity, ["tanh", "relu", "sigmoid"])
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, list(_ACTIVATIONS))
         super().__init__(input_size, hidden_size, bias)
 
     def step(self, x: Tensor, h: Tensor) -> Tensor:
         pre = F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)
-        act = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
-        return act[self.nonlinearity](pre)  # (B, H)
+        return _ACTIVATIONS[self.nonlinearity](pre)  # (B, H)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"

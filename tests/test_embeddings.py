@@ -341,7 +341,7 @@ def test_glove_loss_known_answer_on_a_3x3_matrix():
     i, j = torch.from_numpy(X.row).long(), torch.from_numpy(X.col).long()
     x = torch.from_numpy(X.data)
     assert X.nnz == 6  # the zeros (here the diagonal) are never part of the sum
-    assert float(model(i, j, x, x_max=1.0, alpha=0.75)) == pytest.approx(expected, rel=1e-12)
+    assert model(i, j, x, x_max=1.0, alpha=0.75).item() == pytest.approx(expected, rel=1e-12)
     args = (model.w[i], model.w_tilde[j], model.b[i], model.b_tilde[j], torch.log(x),
             glove_weight(x, 1.0, 0.75))
     assert float(glove_loss(*args)) == pytest.approx(expected, rel=1e-12)
