@@ -218,9 +218,19 @@ def _randomised(model, seed):
     return model
 
 
-def _autograd_sgd(model, lr, *batch):
-    ref = _randomised(type(model)(*model.in_embed.weight.shape).double(), 0)
+class _Word2VecRuleCBOW(CBOW):
+    """CBOW whose mean hands the whole gradient of h to every context word: word2vec's rule."""
+
+    def forward(self, contexts, mask, center, negatives):
+        total = (self.in_embed(contexts) * mask.unsqueeze(2)).sum(1)  # (B, D)
+        h = total.detach() / mask.sum(1, keepdim=True) + (total - total.detach())  # value: mean
+        return sgns_loss(h, self.out_embed(center), self.out_embed(negatives))
+
+
+def _autograd_sgd(model, ref_class, lr, *batch):
+    ref = ref_class(*model.in_embed.weight.shape).double()
     ref.load_state_dict(model.state_dict())
+    assert torch.allclose(ref(*batch), model(*batch))  # same loss values
     loss = ref(*batch).sum()
     loss.backward()
     with torch.no_grad():
@@ -231,7 +241,8 @@ def _autograd_sgd(model, lr, *batch):
 
 @pytest.mark.parametrize("arch", ["skipgram", "cbow"])
 def test_sgd_step_equals_autograd_sgd_with_repeated_rows(arch):
-    """The hand-written gradient (with rows repeated inside the batch) = autograd's."""
+    """The hand-written gradient (with rows repeated inside the batch) = autograd's; for CBOW,
+    with word2vec's rule of passing the whole gradient of the mean to each context word."""
     V, D, B, K, lr = 10, 6, 32, 4, 0.1
     model = _randomised((SkipGramNS if arch == "skipgram" else CBOW)(V, D).double(), 0)
     g = torch.Generator().manual_seed(3)
@@ -243,7 +254,8 @@ def test_sgd_step_equals_autograd_sgd_with_repeated_rows(arch):
         mask = (torch.rand(B, 6, generator=g) < 0.6).double()
         mask[:, 0] = 1
         batch = (torch.randint(0, V, (B, 6), generator=g), mask, center)
-    ref, ref_loss = _autograd_sgd(model, lr, *batch, noise)
+    ref_class = SkipGramNS if arch == "skipgram" else _Word2VecRuleCBOW
+    ref, ref_loss = _autograd_sgd(model, ref_class, lr, *batch, noise)
     loss = model.sgd_step(*batch, noise, lr=lr)
     assert loss == pytest.approx(ref_loss, rel=1e-12)
     for name, p in model.named_parameters():
@@ -344,7 +356,7 @@ def test_glove_loss_known_answer_on_a_3x3_matrix():
     assert model(i, j, x, x_max=1.0, alpha=0.75).item() == pytest.approx(expected, rel=1e-12)
     args = (model.w[i], model.w_tilde[j], model.b[i], model.b_tilde[j], torch.log(x),
             glove_weight(x, 1.0, 0.75))
-    assert float(glove_loss(*args)) == pytest.approx(expected, rel=1e-12)
+    assert glove_loss(*args).item() == pytest.approx(expected, rel=1e-12)
     assert model.adagrad_step(i, j, x, lr=0.0, x_max=1.0) == pytest.approx(expected, rel=1e-12)
 
 
