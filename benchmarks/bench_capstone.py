@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lm_course.data import DATASETS, cache_dir
 from lm_course.optim import warmup_cosine_lr
 from lm_course.tokenizers import CharTokenizer
 from lm_course.training import RECIPES, Trainer, evaluate_loss
@@ -208,7 +209,9 @@ def run_nanogpt(nanogpt: Path, out_dir: Path, val: torch.Tensor, threads: int) -
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="text file (e.g. Tiny Shakespeare)")
+    p.add_argument("--data", default=None,
+                   help="text file (default: Tiny Shakespeare, if downloaded with "
+                        "`lm-course data download tinyshakespeare`)")
     p.add_argument("--seconds", type=float, default=105.0, help="training-time budget")
     p.add_argument("--targets", type=float, nargs="*", default=[1.886, 1.75])
     p.add_argument("--recipe", default="char-cpu", choices=sorted(RECIPES))
@@ -223,6 +226,13 @@ def main() -> None:
     p.add_argument("--nanogpt", type=Path, default=None, help="a nanoGPT checkout to compare")
     p.add_argument("--json", type=Path, default=None, help="write all results here")
     args = p.parse_args()
+    if args.data is None:
+        cached = cache_dir() / (DATASETS["tinyshakespeare"].filename or "")
+        if not cached.is_file():
+            print("bench_capstone: no --data given and Tiny Shakespeare is not downloaded "
+                  "(`lm-course data download tinyshakespeare`); skipped")
+            return
+        args.data = str(cached)
     torch.set_num_threads(args.threads)
     tok, train, val = load_split(args.data)
     print(f"{args.data}: vocab {tok.vocab_size}, {len(train):,} train / {len(val):,} val "

@@ -229,8 +229,8 @@ def _negative_sampling_update(out_weight: torch.Tensor, v: torch.Tensor, target:
     return step_v, float(loss)
 
 
-class SkipGramNS(nn.Module):
-    """Skip-gram: a center word's input vector v_c predicts each context word's output vector."""
+class _TwoTables(nn.Module):
+    """word2vec's parameters: an input and an output vector per word, two (V, D) tables."""
 
     def __init__(self, vocab_size: int, dim: int, generator: torch.Generator | None = None):
         super().__init__()
@@ -241,6 +241,10 @@ class SkipGramNS(nn.Module):
         with torch.no_grad():  # word2vec's init: small random inputs, zero outputs
             self.in_embed.weight.uniform_(-0.5 / dim, 0.5 / dim, generator=generator)
             self.out_embed.weight.zero_()
+
+
+class SkipGramNS(_TwoTables):
+    """Skip-gram: a center word's input vector v_c predicts each context word's output vector."""
 
     def forward(self, center: torch.Tensor, context: torch.Tensor,
                 negatives: torch.Tensor) -> torch.Tensor:
@@ -254,14 +258,15 @@ class SkipGramNS(nn.Module):
     @torch.no_grad()
     def sgd_step(self, center: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor,
                  lr: float) -> float:
-        """One plain-SGD step on ``self(...).sum()`` touching only the rows used; returns it."""
+        """One plain-SGD step on ``self(...).sum()`` touching only the rows used; returns that
+        loss."""
         v = self.in_embed.weight.index_select(0, center)  # (B, D)
         step_v, loss = _negative_sampling_update(self.out_embed.weight, v, context, negatives, lr)
         self.in_embed.weight.index_add_(0, center, step_v)
         return loss
 
 
-class CBOW(SkipGramNS):
+class CBOW(_TwoTables):
     """Continuous bag of words: the mean h of the context words' input vectors predicts the
     center word."""
 
@@ -568,8 +573,7 @@ class WordVectors:
     """A table of word vectors with cosine look-ups (what gensim calls KeyedVectors)."""
 
     def __init__(self, vectors: torch.Tensor | np.ndarray, words: Sequence[str]) -> None:
-        self.vectors = torch.as_tensor(np.asarray(vectors) if not isinstance(vectors, torch.Tensor)
-                                       else vectors, dtype=torch.float32)
+        self.vectors = torch.as_tensor(vectors, dtype=torch.float32)  # (V, D)
         if self.vectors.dim() != 2 or self.vectors.shape[0] != len(words):
             raise ValueError(f"vectors must be (len(words), dim) = ({len(words)}, dim), got "
                              f"shape {tuple(self.vectors.shape)}")
@@ -630,7 +634,7 @@ def rank_average(x: np.ndarray) -> np.ndarray:
     order = np.argsort(x, kind="stable")
     ranks = np.empty(len(x))
     ranks[order] = np.arange(1, len(x) + 1)
-    values, group = np.unique(x, return_inverse=True)
+    _, group = np.unique(x, return_inverse=True)
     return (np.bincount(group, ranks) / np.bincount(group))[group]
 
 
@@ -669,14 +673,26 @@ def evaluate_word_pairs(wv: WordVectors, pairs: Sequence[tuple[str, str, float]]
 class AnalogyScore:
     sections: dict[str, tuple[int, int, int]]  # name -> (correct, covered, total)
 
-    def _sum(self, k: int) -> int:
-        return sum(v[k] for v in self.sections.values())
+    @property
+    def correct(self) -> int:
+        return sum(c for c, _, _ in self.sections.values())
 
-    correct = property(lambda self: self._sum(0))
-    covered = property(lambda self: self._sum(1))
-    total = property(lambda self: self._sum(2))
-    accuracy = property(lambda self: self.correct / max(self.covered, 1))  # over covered ones
-    coverage = property(lambda self: self.covered / max(self.total, 1))
+    @property
+    def covered(self) -> int:
+        return sum(n for _, n, _ in self.sections.values())
+
+    @property
+    def total(self) -> int:
+        return sum(t for _, _, t in self.sections.values())
+
+    @property
+    def accuracy(self) -> float:
+        """Correct answers over the questions covered (0 when none is)."""
+        return self.correct / max(self.covered, 1)
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / max(self.total, 1)
 
     def part(self, kind: str) -> AnalogyScore:
         """Only the "semantic" sections or only the "syntactic" ones (named gram*)."""

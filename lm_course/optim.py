@@ -199,18 +199,23 @@ def make_optimizer(model: torch.nn.Module, name: str = "adamw", lr: float = 1e-3
 
     Weight decay goes only to matrices (:func:`weight_decay_groups`). ``implementation``
     picks this module's written-out classes (``"course"``) or PyTorch's own (``"torch"``,
-    the multi-tensor kernels: a few percent faster on tiny models, same numbers).
+    with its fused kernel: one call updates every tensor, several times faster for small
+    models; the same update up to rounding).
     """
     check_choice("name", name, OPTIMIZERS)
     check_choice("implementation", implementation, ["course", "torch"])
     groups = weight_decay_groups(model, weight_decay)
     if implementation == "course":
-        cls = OPTIMIZERS[name]
+        cls, extra = OPTIMIZERS[name], {}
     else:
         cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
+        # one fused kernel for all tensors (CPU and CUDA, floating-point parameters)
+        params = [p for g in groups for p in g["params"]]
+        fusable = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+        extra = {"fused": True} if fusable else {}
     if name == "sgd":
-        return cls(groups, lr=lr, momentum=momentum)
-    return cls(groups, lr=lr, betas=tuple(betas))
+        return cls(groups, lr=lr, momentum=momentum, **extra)
+    return cls(groups, lr=lr, betas=tuple(betas), **extra)
 
 
 # ----------------------------------------------------------------------------- schedules

@@ -718,8 +718,8 @@ RECIPES: dict[str, Recipe] = {
         "the capstone: a character-level GPT tuned for a 2-core CPU (about 2 minutes)",
         dict(block_size=64, n_layer=4, n_head=4, n_embd=128, fused_attention=not _BF16),
         TrainConfig(max_steps=2000, batch_size=24, block_size=64, lr=6e-3, min_lr=1e-4,
-                    warmup_steps=50, beta2=0.99, weight_decay=0.1, eval_interval=250,
-                    eval_batches=8, eval_train=False,
+                    warmup_steps=50, beta2=0.99, weight_decay=0.1, optimizer_impl="torch",
+                    eval_interval=250, eval_batches=8, eval_train=False,
                     dtype="bfloat16" if _BF16 else "float32")),
     "char-medium": Recipe(
         "a bigger character-level GPT for a longer run (tens of minutes on a CPU)",
