@@ -299,6 +299,24 @@ def test_word2vec_config_rejects_bad_values(field, value, error):
         Word2VecConfig(**{field: value})
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    ({"window": 0}, "window"), ({"x_max": 0.0}, "x_max"), ({"epochs": 0}, "epochs"),
+    ({"lr": -0.1}, "lr"),
+])
+def test_glove_config_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        GloVeConfig(**kwargs)
+
+
+def test_example_builders_reject_bad_windows():
+    ids, sent = np.arange(5), np.zeros(5, int)
+    for make in (skipgram_pairs, cbow_windows):
+        with pytest.raises(ValueError, match="window must be >= 1, got 0"):
+            make(ids, sent, 0, None, _rng())
+    with pytest.raises(ValueError, match="window"):
+        cooccurrence_matrix(ids, sent, 5, window=0)
+
+
 def test_training_rejects_an_empty_corpus():
     for bad in ([], [[]]):
         with pytest.raises(ValueError, match="empty"):
@@ -375,7 +393,7 @@ def test_glove_adagrad_step_equals_torch_adagrad():
         ref_loss = ref(i, j, x, x_max=10.0)
         ref_loss.backward()
         opt.step()
-        assert loss == pytest.approx(float(ref_loss), rel=1e-12)
+        assert loss == pytest.approx(ref_loss.item(), rel=1e-12)
         for name, p in model.named_parameters():
             torch.testing.assert_close(p, dict(ref.named_parameters())[name], msg=name)
 
@@ -507,6 +525,16 @@ def test_word_vectors_lookups_and_errors():
         wv.analogy("cat", "emu", "car")
     with pytest.raises(ValueError, match="shape"):
         WordVectors(torch.zeros(3, 2), ["a", "b"])
+
+
+def test_analogy_coverage_follows_restrict_vocab():
+    wv = _fixture()  # words in frequency order: cat, dog, car, van
+    questions = {"pets": [("cat", "dog", "car", "van")], "gram-x": [("cat", "dog", "emu", "van")]}
+    full = evaluate_analogies(wv, questions)
+    assert full.sections == {"pets": (1, 1, 1), "gram-x": (0, 0, 1)}
+    assert (full.accuracy, full.coverage) == (1.0, 0.5)
+    small = evaluate_analogies(wv, questions, restrict_vocab=3)  # van is not among the first 3
+    assert small.sections["pets"] == (0, 0, 1) and small.accuracy == 0.0
 
 
 def test_cosine_top_k_equals_a_full_sort():
