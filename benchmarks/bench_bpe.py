@@ -15,24 +15,8 @@ import argparse
 import statistics
 import time
 
-import regex
-
 from lm_course.data import load_text
-from lm_course.tokenizers import GPT2_PATTERN, BPETokenizer, _merge
-
-
-def textbook_bpe(text: str, n_merges: int) -> list[tuple[int, int]]:
-    chunks = [list(c.encode("utf-8")) for c in regex.findall(GPT2_PATTERN, text)]
-    merges = []
-    for k in range(n_merges):
-        counts: dict[tuple[int, int], int] = {}
-        for c in chunks:
-            for p in zip(c, c[1:], strict=False):
-                counts[p] = counts.get(p, 0) + 1
-        best = min(counts, key=lambda p: (-counts[p], p))
-        merges.append(best)
-        chunks = [_merge(c, best, 256 + k) for c in chunks]
-    return merges
+from lm_course.tokenizers import BPETokenizer, textbook_bpe_merges
 
 
 def main() -> None:
@@ -60,7 +44,7 @@ def main() -> None:
         ours = BPETokenizer().train(text, vocab_size=256 + k).merges
         ours_t.append(time.perf_counter() - t)
         t = time.perf_counter()
-        book = textbook_bpe(text, k)
+        book = textbook_bpe_merges(text, k)
         book_t.append(time.perf_counter() - t)
         assert ours == book, "the two trainers disagree"
     o, b = statistics.median(ours_t), statistics.median(book_t)

@@ -236,6 +236,34 @@ def _merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     return out
 
 
+def textbook_bpe_merges(text: str, n_merges: int,
+                        pattern: str | None = GPT2_PATTERN) -> list[tuple[int, int]]:
+    """The merges BPE learns, by the slow, obvious algorithm: recount every pair after every merge.
+
+    A reference for ``BPETokenizer.train`` (same merges, same tie-break) and for the benchmark.
+
+    >>> textbook_bpe_merges("aaabdaaabac", 3, pattern=None)
+    [(97, 97), (97, 98), (256, 257)]
+    """
+    _check_text("text", text)
+    check_int("n_merges", n_merges, min_value=0)
+    pieces = regex.findall(pattern, text) if pattern else [text]
+    chunks = [list(c.encode("utf-8")) for c in pieces]
+    merges: list[tuple[int, int]] = []
+    for k in range(n_merges):
+        counts: Counter[tuple[int, int]] = Counter()
+        for c in chunks:
+            counts.update(zip(c, c[1:], strict=False))
+        if not counts:
+            break
+        best = min(counts, key=lambda p: (-counts[p], p))  # most frequent, then smallest ids
+        if counts[best] < 2:
+            break
+        merges.append(best)
+        chunks = [_merge(c, best, 256 + k) for c in chunks]
+    return merges
+
+
 class BPETokenizer(Tokenizer):
     """Byte-level BPE: ids 0-255 are raw bytes, then one id per learned merge, then specials.
 

@@ -10,6 +10,7 @@ from lm_course.tokenizers import (
     Tokenizer,
     WordTokenizer,
     _merge,
+    textbook_bpe_merges,
 )
 
 UNICODE = ("Héllo, wörld! 你好，世界。Ünïcödé ✓ 🙂 naïve café — 日本語のテキスト"
@@ -19,27 +20,6 @@ UNICODE = ("Héllo, wörld! 你好，世界。Ünïcödé ✓ 🙂 naïve café 
 @pytest.fixture(scope="module")
 def corpus():
     return load_text("lee", max_chars=200_000)
-
-
-def _naive_bpe(text: str, n_merges: int, pattern: str | None) -> list[tuple[int, int]]:
-    """The textbook algorithm, slow and obvious: recount everything after every merge."""
-    import regex
-
-    chunks = [list(c.encode()) for c in (regex.findall(pattern, text) if pattern else [text])]
-    merges = []
-    for k in range(n_merges):
-        counts: dict[tuple[int, int], int] = {}
-        for c in chunks:
-            for p in zip(c, c[1:], strict=False):
-                counts[p] = counts.get(p, 0) + 1
-        if not counts:
-            break
-        best = min(counts, key=lambda p: (-counts[p], p))
-        if counts[best] < 2:
-            break
-        merges.append(best)
-        chunks = [_merge(c, best, 256 + k) for c in chunks]
-    return merges
 
 
 def test_known_answer_aaabdaaabac():
@@ -53,9 +33,9 @@ def test_known_answer_aaabdaaabac():
 def test_merges_are_learned_in_the_order_of_the_textbook_algorithm(corpus):
     text = corpus[:12_000]
     fast = BPETokenizer().train(text, vocab_size=256 + 50)
-    assert fast.merges == _naive_bpe(text, 50, GPT2_PATTERN)
+    assert fast.merges == textbook_bpe_merges(text, 50, GPT2_PATTERN)
     fast_raw = BPETokenizer().train(text[:3000], vocab_size=256 + 30, pattern=None)
-    assert fast_raw.merges == _naive_bpe(text[:3000], 30, None)
+    assert fast_raw.merges == textbook_bpe_merges(text[:3000], 30, None)
 
 
 def test_merge_is_left_to_right_and_non_overlapping():
