@@ -82,9 +82,12 @@ def run_ours(args: argparse.Namespace, train: torch.Tensor, val: torch.Tensor,
     model_kw = dict(recipe.model)
     cfg = replace(recipe.train, progress=False, eval_interval=0, eval_train=False,
                   max_steps=10**9, warmup_steps=recipe.train.warmup_steps)
-    for item in args.set or []:  # --set lr=3e-3 --set n_layer=6 ...
+    for item in args.set or []:  # --set lr=3e-3 --set n_layer=6 --set block_size=32 ...
         key, value = item.split("=", 1)
-        if key in GPTConfig.__dataclass_fields__:
+        if key == "block_size":  # the training windows and the model's context
+            cfg = replace(cfg, block_size=int(value))
+            model_kw["block_size"] = int(value)
+        elif key in GPTConfig.__dataclass_fields__:
             model_kw[key] = _parse(value, getattr(GPTConfig(), key))
         else:
             cfg = replace(cfg, **{key: _parse(value, getattr(cfg, key))})
