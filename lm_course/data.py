@@ -12,7 +12,7 @@ Three kinds of source:
   into the cache folder (``data/cache`` in a checkout, or ``$LM_COURSE_DATA``).
 
 >>> sorted(DATASETS)[:3]
-['copy', 'dates', 'lee']
+['copy', 'dates', 'google_analogies']
 >>> x, y = get_batch(torch.arange(100), batch_size=2, block_size=8,
 ...                  generator=torch.Generator().manual_seed(0))
 >>> bool((x[:, 1:] == y[:, :-1]).all())

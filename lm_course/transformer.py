@@ -92,8 +92,9 @@ class RotaryEmbedding(nn.Module):
         check_int("max_positions", max_positions, min_value=1)
         theta = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
         angle = torch.arange(max_positions, dtype=torch.float64)[:, None] * theta  # (P, D/2)
-        self.register_buffer("cos", angle.cos().float(), persistent=False)
-        self.register_buffer("sin", angle.sin().float(), persistent=False)
+        # kept in float64 and cast per call, so a float64 model gets float64-exact angles
+        self.register_buffer("cos", angle.cos(), persistent=False)
+        self.register_buffer("sin", angle.sin(), persistent=False)
 
     def forward(self, x: Tensor, positions: Tensor) -> Tensor:
         """Rotate x (..., T, D) whose rows sit at ``positions`` (T,)."""
