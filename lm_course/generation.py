@@ -307,6 +307,10 @@ def sequence_logprob(model: nn.Module, prompt: Sequence[int], continuation: Sequ
     rows, _ = _as_prompts(list(prompt))
     if not continuation:
         return 0.0
+    block = _context(model)
+    if block is not None and len(rows[0]) + len(continuation) - 1 > block:
+        raise ValueError(f"prompt ({len(rows[0])} tokens) + continuation ({len(continuation)}) "
+                         f"must fit in the model's context of {block} + 1 tokens to be scored")
     device = next(model.parameters()).device
     ids = torch.tensor([rows[0] + list(continuation)], device=device)  # (1, T)
     was_training = model.training
