@@ -196,6 +196,7 @@ def download(name: str, *, url: str | None = None, sha256: str | None = None,
         if got != expected:
             raise OSError(f"sha256 mismatch for {name!r} from {url}: expected {expected}, "
                           f"got {got}. The file was discarded. {offline_hint}")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a dataset is an ordinary file
         os.replace(tmp, dest)
         return dest
     finally:

@@ -128,6 +128,7 @@ def write_grades_csv(path: str | os.PathLike, course_dir: str | os.PathLike | No
         writer = csv.writer(f)
         writer.writerow(["student", "assignment", "exercise", "score", "max_score"])
         writer.writerows(rows)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600
     os.replace(tmp, path)
     return path
 

@@ -63,3 +63,8 @@ def test_lab_passes_its_options_to_jupyterlab(capfd):
     assert capfd.readouterr().out.strip()[0].isdigit()  # JupyterLab printed its version
     with pytest.raises(SystemExit):
         cli.main(["data", "list", "--bogus"])
+
+
+def test_published_files_are_readable_by_others(tmp_path):
+    runner._write_atomic(tmp_path / "page.html", "<p>hi</p>")
+    assert (tmp_path / "page.html").stat().st_mode & 0o777 == 0o644
