@@ -23,7 +23,7 @@ import time
 import torch
 
 from lm_course.generation import generate
-from lm_course.training import load_checkpoint
+from lm_course.runtime import load_checkpoint
 from lm_course.transformer import GPT, GPTConfig
 
 

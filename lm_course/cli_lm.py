@@ -21,14 +21,9 @@ import torch
 
 from lm_course import data
 from lm_course.generation import generate_text
+from lm_course.runtime import cleanup_distributed, load_checkpoint, setup_distributed
 from lm_course.tokenizers import BPETokenizer, CharTokenizer, Tokenizer
-from lm_course.training import (
-    RECIPES,
-    Trainer,
-    cleanup_distributed,
-    load_checkpoint,
-    setup_distributed,
-)
+from lm_course.training import RECIPES, Trainer
 from lm_course.transformer import GPT, GPTConfig
 from lm_course.utils import pick_device, set_seed
 

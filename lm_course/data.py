@@ -11,6 +11,8 @@ Three kinds of source:
   from a pinned URL, checked against a pinned sha256 *after* the transfer, written atomically
   into the cache folder (``data/cache`` in a checkout, or ``$LM_COURSE_DATA``).
 
+The cleaned Wikipedia text is cached in the same folder (it takes seconds to clean).
+
 >>> sorted(DATASETS)[:3]
 ['copy', 'dates', 'google_analogies']
 >>> x, y = get_batch(torch.arange(100), batch_size=2, block_size=8,
@@ -24,6 +26,7 @@ from __future__ import annotations
 import bz2
 import calendar
 import hashlib
+import json
 import os
 import random
 import re
@@ -221,12 +224,15 @@ def _downloaded(name: str, download_ok: bool) -> Path:
 # ----------------------------------------------------------------------------- text corpora
 
 
-@lru_cache(maxsize=4)
-def _wiki_articles() -> tuple[str, ...]:
+_WIKI_CLEANING = 1  # bump when _clean_wiki changes, so stale cached text is rebuilt
+
+
+def _clean_wiki(source: Path) -> list[str]:
+    """Articles of the gensim Wikipedia dump as plain text: markup, redirects and stubs gone."""
     from gensim.corpora.wikicorpus import extract_pages, filter_wiki
 
     articles = []
-    with bz2.open(_gensim_file(DATASETS["wiki"].source), "rb") as f:
+    with bz2.open(source, "rb") as f:
         for title, text, _pageid in extract_pages(f, filter_namespaces=("0",)):
             if text.lower().startswith("#redirect"):
                 continue
@@ -237,6 +243,40 @@ def _wiki_articles() -> tuple[str, ...]:
             lines = [ln for ln in lines if len(ln.split()) >= 5]  # drop stubs of tables/lists
             if lines:
                 articles.append(title + "\n" + "\n".join(lines))
+    return articles
+
+
+@lru_cache(maxsize=1)
+def _wiki_articles() -> tuple[str, ...]:
+    """The cleaned articles, from a JSON cache in ``cache_dir()`` when one matches.
+
+    Cleaning the dump takes seconds; every notebook and test process needs it, so the result
+    is cached on disk, keyed by the dump's sha256 and the cleaning version. The cache is only
+    a speed-up: a missing, unreadable or read-only cache folder just means cleaning again.
+    """
+    source = _gensim_file(DATASETS["wiki"].source)
+    key = f"{sha256_of(source)[:16]}-v{_WIKI_CLEANING}"
+    cached = cache_dir() / f"wiki-clean-{key}.json"
+    try:
+        data = json.loads(cached.read_text(encoding="utf-8"))
+        if data.get("key") == key and isinstance(data.get("articles"), list):
+            return tuple(data["articles"])
+    except (OSError, ValueError):
+        pass  # no cache yet, or a damaged one: rebuild it below
+    articles = _clean_wiki(source)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=cached.name + ".", suffix=".tmp", dir=cached.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"key": key, "articles": articles}, f, ensure_ascii=False)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, cached)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        pass  # read-only checkout or full disk: the text is still correct, just not cached
     return tuple(articles)
 
 

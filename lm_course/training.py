@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -28,7 +27,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -38,23 +36,21 @@ from tqdm.auto import tqdm
 from lm_course.data import get_batch, lm_windows
 from lm_course.metrics import perplexity
 from lm_course.optim import clip_grad_norm, global_grad_norm, make_optimizer, make_scheduler
-from lm_course.utils import (
-    check_choice,
-    check_float,
-    check_int,
-    check_tensor,
-    count_parameters,
-    pick_device,
+from lm_course.runtime import (
+    CHECKPOINT_FORMAT,
+    estimate_flops_per_token,
+    get_rng_state,
+    load_checkpoint,
+    measure_matmul_flops,
+    native_bf16,
+    save_checkpoint,
+    set_rng_state,
+    world,
 )
+from lm_course.utils import check_choice, check_float, check_int, check_tensor
 
-__all__ = [
-    "TrainConfig", "History", "Trainer", "train", "evaluate_loss", "TinyLM",
-    "save_checkpoint", "load_checkpoint", "setup_distributed", "cleanup_distributed",
-    "estimate_flops_per_token", "measure_matmul_flops", "CHECKPOINT_FORMAT", "RECIPES",
-    "Recipe", "native_bf16",
-]
-
-CHECKPOINT_FORMAT = "lm_course.checkpoint/1"
+__all__ = ["TrainConfig", "History", "Trainer", "train", "evaluate_loss", "TinyLM", "RECIPES",
+           "Recipe"]
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -216,163 +212,6 @@ def _autocast(device: torch.device, dtype: str):
     return nullcontext()
 
 
-# ----------------------------------------------------------------------------- speed
-
-
-def estimate_flops_per_token(model: nn.Module, block_size: int) -> float:
-    """Training FLOPs per token: forward + backward ≈ 3 × forward.
-
-    For a :class:`~lm_course.transformer.GPT` (anything with a ``GPTConfig`` in
-    ``model.config``) the count includes attention over ``block_size`` tokens; for other
-    models it is the usual ``6 × parameters`` (2 per multiply-add, × 3 for the backward).
-    """
-    config = getattr(model, "config", None)
-    if config is not None and all(hasattr(config, a) for a in ("n_layer", "n_embd", "vocab_size")):
-        from lm_course.transformer import flops_per_token  # chapter 05
-
-        return float(flops_per_token(config, seq_len=block_size)["training"])
-    return 6.0 * count_parameters(model)
-
-
-_PEAK_CACHE: dict[tuple[str, str], float] = {}
-
-
-def measure_matmul_flops(device: torch.device | str = "cpu", dtype: str = "float32",
-                         size: int = 1024, seconds: float = 0.25) -> float:
-    """FLOP/s of a square matmul on ``device``: the practical peak that MFU is relative to.
-
-    Model FLOPs utilisation = useful FLOPs of training per second / this number. The best
-    of five short windows is kept (a busy machine only ever makes a window slower).
-    Measured once per (device, dtype) and process; a vendor's spec-sheet peak can be passed
-    to the trainer instead (``TrainConfig.peak_flops``).
-    """
-    device = torch.device(device)
-    key = (str(device), dtype)
-    if key in _PEAK_CACHE:
-        return _PEAK_CACHE[key]
-    tdtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
-    a = torch.randn(size, size, device=device, dtype=tdtype)
-    b = torch.randn(size, size, device=device, dtype=tdtype)
-    a @ b  # warm-up
-    best = 0.0
-    for _ in range(5):
-        n, start = 0, time.perf_counter()
-        while True:
-            a @ b
-            n += 1
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds / 5 and n >= 2:
-                break
-        best = max(best, 2.0 * size**3 * n / elapsed)
-    _PEAK_CACHE[key] = best
-    return best
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then rename it over ``path``.
-
-    A rename within one filesystem is atomic: a reader sees the old checkpoint or the new
-    one, never half of one, even if the process is killed mid-write.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the rename publishes them
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu"
-                    ) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: no code
-    from the file is ever executed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an lm_course checkpoint "
-                         f"(expected format {CHECKPOINT_FORMAT!r})")
-    return payload
-
-
-def _rng_state() -> dict[str, Any]:
-    """Every random generator the run uses, in a form ``weights_only`` loading accepts."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
-                  "has_gauss": has_gauss, "gauss": gauss},
-    }
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
-                         n["has_gauss"], n["gauss"]))
-
-
-# ----------------------------------------------------------------------------- distributed
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int  # this process, 0 .. world_size - 1
-    world_size: int  # number of processes
-    local_rank: int  # index on this machine (picks the GPU)
-    device: torch.device
-
-
-def setup_distributed(backend: str | None = None) -> DistInfo:
-    """Join the process group that ``torchrun`` describes in the environment, if any.
-
-    Without ``torchrun`` (no ``WORLD_SIZE``), returns rank 0 of 1 and does nothing. Backend:
-    NCCL on GPUs, Gloo on CPUs (or as given).
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1 and not dist.is_initialized():
-        return DistInfo(0, 1, 0, pick_device())
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    else:
-        device = torch.device("cpu")
-    if not dist.is_initialized():
-        dist.init_process_group(backend or ("nccl" if device.type == "cuda" else "gloo"))
-    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, device)
-
-
-def cleanup_distributed() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
-
-
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 # ----------------------------------------------------------------------------- the trainer
 
 
@@ -409,7 +248,7 @@ class Trainer:
         if model_block is not None and c.block_size > model_block:
             raise ValueError(f"block_size={c.block_size} is longer than the model's context "
                              f"({model_block})")
-        self.rank, self.world_size = _world()
+        self.rank, self.world_size = world()
         per_step = c.batch_size // c.grad_accum_steps
         if per_step % self.world_size:
             raise ValueError(f"batch_size / grad_accum_steps = {per_step} windows per micro-step "
@@ -629,7 +468,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "batch_rng": self.generator.get_state(),
-            "rng": _rng_state(),
+            "rng": get_rng_state(),
             "history": self.history.to_dict(),
             "extra": self.extra,
         }
@@ -639,7 +478,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["batch_rng"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         self.step = int(state["step"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.history = History.from_dict(state["history"])
@@ -691,19 +530,6 @@ class Recipe:
     description: str
     model: dict[str, Any]  # GPTConfig fields except vocab_size
     train: TrainConfig
-
-
-def native_bf16() -> bool:
-    """True if this CPU multiplies bfloat16 natively (x86 AVX512-BF16 or AMX, Arm BF16).
-
-    There, ``bfloat16`` autocast roughly halves the time of the matrix multiplies; on
-    other CPUs it is emulated and slower than ``float32``.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux (macOS, Windows): be conservative
-        return False
-    return any(f in flags for f in ("avx512_bf16", "amx_bf16", " bf16"))
 
 
 _BF16 = native_bf16()

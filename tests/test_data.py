@@ -1,5 +1,6 @@
 import hashlib
 import http.server
+import json
 import socket
 import threading
 import zipfile
@@ -72,6 +73,50 @@ def test_download_only_datasets_say_how_to_get_them(monkeypatch, tmp_path):
     monkeypatch.setenv("LM_COURSE_DATA", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"download\('tinyshakespeare'\).*load_text"):
         data.load_text("tinyshakespeare")
+
+
+@pytest.fixture
+def wiki_cache(monkeypatch, tmp_path):
+    """A private cache folder and a fake (fast) cleaner that counts its calls."""
+    calls = []
+
+    def fake_clean(source):
+        calls.append(source)
+        return ["Title\nfirst line of an article, long enough",
+                "Other\nsecond article ünïcode 中文"]
+
+    monkeypatch.setenv("LM_COURSE_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "_clean_wiki", fake_clean)
+    data._wiki_articles.cache_clear()
+    yield tmp_path / "cache", calls
+    data._wiki_articles.cache_clear()  # later tests get the real corpus again
+
+
+def test_cleaned_wiki_is_cached_on_disk_and_reused(wiki_cache):
+    folder, calls = wiki_cache
+    first = data.load_documents("wiki")
+    files = list(folder.glob("wiki-clean-*.json"))
+    assert len(calls) == 1 and len(files) == 1 and not list(folder.glob("*.tmp"))
+    assert files[0].stat().st_mode & 0o777 == 0o644
+    data._wiki_articles.cache_clear()  # a new process: must read the file, not clean again
+    assert data.load_documents("wiki") == first and len(calls) == 1
+
+
+def test_damaged_wiki_cache_is_rebuilt(wiki_cache):
+    folder, calls = wiki_cache
+    data.load_documents("wiki")
+    (cached,) = folder.glob("wiki-clean-*.json")
+    cached.write_text('{"key": "trunc', encoding="utf-8")  # e.g. a disk filled up mid-write
+    data._wiki_articles.cache_clear()
+    assert data.load_documents("wiki")[1].endswith("中文") and len(calls) == 2
+    assert json.loads(cached.read_text(encoding="utf-8"))["articles"][0].startswith("Title")
+
+
+def test_unwritable_wiki_cache_still_gives_the_text(wiki_cache, monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("LM_COURSE_DATA", str(blocker / "cache"))  # mkdir fails
+    assert len(data.load_documents("wiki")) == 2
 
 
 # ----------------------------------------------------------------------------- downloads

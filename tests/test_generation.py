@@ -28,14 +28,6 @@ from lm_course.tokenizers import CharTokenizer
 from lm_course.transformer import GPT, GPTConfig
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def gpt(pos: str = "learned", block: int = 24, vocab: int = 11, seed: int = 0) -> GPT:
     torch.manual_seed(seed)
     model = GPT(GPTConfig(vocab_size=vocab, block_size=block, n_layer=2, n_head=2, n_embd=16,

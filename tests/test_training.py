@@ -18,29 +18,11 @@ import torch
 
 from lm_course.data import lm_windows
 from lm_course.optim import warmup_cosine_lr
-from lm_course.training import (
-    History,
-    TinyLM,
-    TrainConfig,
-    Trainer,
-    estimate_flops_per_token,
-    evaluate_loss,
-    load_checkpoint,
-    save_checkpoint,
-    train,
-)
+from lm_course.runtime import estimate_flops_per_token, load_checkpoint
+from lm_course.training import History, TinyLM, TrainConfig, Trainer, evaluate_loss, train
 from lm_course.transformer import GPT, GPTConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and do not fight other processes for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def sub_env() -> dict[str, str]:
@@ -168,7 +150,7 @@ def test_max_seconds_stops_early():
     trainer = Trainer(tiny(), periodic_data(), config=replace(CFG, max_steps=10_000,
                                                               warmup_steps=0, eval_interval=0))
     h = trainer.fit(max_seconds=0.05)
-    assert 1 <= trainer.step < 10_000 and h.time[-1] >= 0.05
+    assert 0 < trainer.step < 10_000 and h.time[-1] >= 0.05  # stopped by time, not steps
     assert h.eval_step == [trainer.step]  # a final evaluation at the stop
 
 
@@ -303,12 +285,7 @@ def test_a_write_killed_midway_leaves_the_previous_checkpoint(resume_script, tmp
     assert tr.step == 2
 
 
-def test_checkpoint_validation(tmp_path):
-    path = save_checkpoint(tmp_path / "x.pt", {"format": "something else"})
-    with pytest.raises(ValueError, match="not an lm_course checkpoint"):
-        load_checkpoint(path)
-    with pytest.raises(FileNotFoundError):
-        load_checkpoint(tmp_path / "missing.pt")
+def test_a_checkpoint_from_another_config_is_refused(tmp_path):
     tr = Trainer(tiny(), periodic_data(), config=CFG)
     tr.fit(until=2)
     tr.save(tmp_path / "ok.pt")
@@ -333,7 +310,8 @@ def test_train_function_resumes_from_out_dir(tmp_path):
 DDP_SCRIPT = '''
 import json, sys
 import torch
-from lm_course.training import TinyLM, Trainer, TrainConfig, setup_distributed, cleanup_distributed
+from lm_course.runtime import cleanup_distributed, setup_distributed
+from lm_course.training import TinyLM, Trainer, TrainConfig
 torch.set_num_threads(1)
 info = setup_distributed()
 gen = torch.Generator().manual_seed(0)
