@@ -47,15 +47,30 @@ def chapter_notebooks(folder: str | os.PathLike = NOTEBOOKS,
     return paths
 
 
-def describe(nb) -> tuple[str, str]:
-    """(title, one-line summary) of a notebook, from its first Markdown cell."""
+def describe(nb, min_chars: int = 60) -> tuple[str, str]:
+    """(title, one-line summary) of a notebook, from its first Markdown cell.
+
+    The summary is the opening sentence of the first prose paragraph (hard-wrapped lines are
+    joined first), extended by the next sentence while it is shorter than ``min_chars``.
+    """
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
-        lines = [ln.strip() for ln in cell.source.splitlines() if ln.strip()]
+        lines = [ln.strip() for ln in cell.source.splitlines()]
         title = next((ln.lstrip("# ").strip() for ln in lines if ln.startswith("#")), "")
-        prose = next((ln for ln in lines if not re.match(r"(#|\||[-*+] |>|<|\d+\. )", ln)), "")
-        summary = re.split(r"(?<=[.!?])\s", re.sub(r"[*_`]", "", prose), maxsplit=1)[0]
+        paragraph: list[str] = []
+        for ln in lines:
+            if re.match(r"(#|\||[-*+] |>|<|\d+\. )", ln) or not ln:
+                if paragraph:
+                    break  # the first prose paragraph has ended
+                continue
+            paragraph.append(ln)
+        prose = re.sub(r"[*_`$]", "", " ".join(paragraph))
+        summary = ""
+        for sentence in re.split(r"(?<=[.!?])\s+", prose):
+            summary = f"{summary} {sentence}".strip()
+            if len(summary) >= min_chars:
+                break
         return title, summary
     return "", ""
 

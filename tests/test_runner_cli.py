@@ -32,8 +32,14 @@ def test_run_course_publishes_html_and_an_index_even_when_a_chapter_fails(tmp_pa
 
 
 def test_describe_and_only():
-    nb = new_notebook(cells=[new_markdown_cell("# Title\n\n**Bold** first sentence. Second.")])
-    assert runner.describe(nb) == ("Title", "Bold first sentence.")
+    nb = new_notebook(cells=[new_markdown_cell(
+        "# Title\n\n*A first sentence that is wrapped\nover two lines of Markdown.* Second one."
+        "\n\n- a list\n")])
+    assert runner.describe(nb) == ("Title", "A first sentence that is wrapped over two lines of "
+                                            "Markdown.")
+    nb = new_notebook(cells=[new_markdown_cell("# T\n\nShort start. Then **more** about it.\n"
+                                               "\nNot this paragraph.")])
+    assert runner.describe(nb, min_chars=20) == ("T", "Short start. Then more about it.")
     with pytest.raises(ValueError, match="matches no notebook"):
         runner.chapter_notebooks(only=["zz"])
 
