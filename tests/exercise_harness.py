@@ -4,7 +4,10 @@
 nbgrader course, releases it, and autogrades in one run: the source notebook (must score
 full marks), the released notebook (must score zero) and one submission per key of
 ``MISTAKES`` - a fake student whose ``<ex>-solution`` cells are replaced by realistic wrong
-code (each must lose points on that exercise, and only there). It also checks that the
+code (each must lose points on that exercise, and only there). Two more students get only
+half the exercises wrong, alternately (the first student's mistakes on exercises 1, 3, ...,
+the second's on 2, 4, ...): every exercise is then graded once with the others wrong, so a
+mistake that costs points on a *different* exercise is caught. It also checks that the
 release leaks no solution code, no hidden-test code and no outputs.
 """
 
@@ -82,6 +85,17 @@ def grade_assignment(assignment: str, mistakes: dict[str, dict[str, str]]) -> di
     return _grade(assignment, json.dumps(mistakes, sort_keys=True))
 
 
+def with_half_wrong_students(exercises: list[str], mistakes: dict[str, dict[str, str]]
+                             ) -> dict[str, dict[str, str]]:
+    """``mistakes`` plus ``half_odd`` (the first student's mistakes on exercises 1, 3, ...) and
+    ``half_even`` (the second student's, or the first's, on exercises 2, 4, ...)."""
+    students = list(mistakes.values())
+    first, second = students[0], students[min(1, len(students) - 1)]
+    odd = {ex: first[ex] for ex in exercises[0::2] if ex in first}
+    even = {ex: second[ex] for ex in exercises[1::2] if ex in second}
+    return {**mistakes, "half_odd": odd, "half_even": even}
+
+
 def _exercise_score(cells: dict[str, tuple[float, float]], ex: str) -> tuple[float, float]:
     got = [v for k, v in cells.items() if k.rsplit("-", 1)[0] == ex]
     return sum(s for s, _ in got), sum(m for _, m in got)
@@ -90,9 +104,9 @@ def _exercise_score(cells: dict[str, tuple[float, float]], ex: str) -> tuple[flo
 def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
                      min_exercises: int = 3, min_mistakes: int = 2) -> dict:
     """Assert the whole contract of an assignment (see the module doc); return the report."""
-    report = grade_assignment(assignment, mistakes)
+    exs = exercises_of(nbformat.read(_notebook(COURSE / "source" / assignment), as_version=4))
+    report = grade_assignment(assignment, with_half_wrong_students(exs, mistakes))
     source, release, scores = report["source"], report["release"], report["scores"]
-    exs = exercises_of(source)
     assert len(exs) >= min_exercises, f"{assignment}: {len(exs)} exercises, want >= {min_exercises}"
     ids = [_grade_id(c) for c in source.cells]
     for ex in exs:
@@ -121,11 +135,11 @@ def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
 
     # every mistake loses points on its exercise, and only there
     covered = dict.fromkeys(exs, 0)
-    for student, wrong in mistakes.items():
+    for student, wrong in with_half_wrong_students(exs, mistakes).items():
         for ex in exs:
             score, max_score = _exercise_score(scores[student], ex)
             if ex in wrong:
-                covered[ex] += 1
+                covered[ex] += student in mistakes  # the half-wrong students add no variety
                 assert score < max_score, (f"{assignment}: the wrong solution {student}/{ex} "
                                            f"still scores {score}/{max_score}")
             else:
