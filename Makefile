@@ -33,9 +33,9 @@ test: install
 lab: install
 	$(BIN)/lm-course lab
 
-## slides: the chapter notebooks as reveal.js slide decks in build/slides/
+## slides: reveal.js decks of the chapters in build/slides/ (with outputs after `make run`)
 slides: install
-	$(BIN)/jupyter nbconvert --to slides --output-dir build/slides notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/lm-course slides --out build
 
 ## release: student versions of every assignment in exercises/release/
 release: install

@@ -1,6 +1,7 @@
 """The ``lm-course`` command.
 
     lm-course run [--quick] [--only 00 03] [--out build]   execute the notebooks to build/
+    lm-course slides [--only 00 03] [--out build]          reveal.js decks in build/slides/
     lm-course lab                                          JupyterLab on the course
     lm-course data list                                    the dataset registry
     lm-course data download NAME                           fetch and verify a dataset
@@ -16,17 +17,30 @@ import importlib.util
 import subprocess
 import sys
 
-from lm_course import data, grading, runner
+from lm_course import data, grading, runner, slides
 
 
 def _run(args: argparse.Namespace) -> int:
-    results = runner.run_course(args.out, quick=args.quick, only=args.only)
+    try:
+        results = runner.run_course(args.out, quick=args.quick, only=args.only)
+    except ValueError as err:  # --only that matches no chapter
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     failed = [r.name for r in results if r.error]
     print(f"\nwrote {args.out}/index.html: {len(results) - len(failed)} of {len(results)} "
           f"chapters ran cleanly")
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _slides(args: argparse.Namespace) -> int:
+    try:
+        slides.build_slides(args.out, only=args.only)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -77,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="*", help="chapter prefixes to run, e.g. 00 03")
     p.add_argument("--out", default=str(runner.ROOT / "build"), help="output folder")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("slides", help="reveal.js slide decks of the chapters in build/slides/")
+    p.add_argument("--only", nargs="*", help="chapter prefixes, e.g. 00 03")
+    p.add_argument("--out", default=str(runner.ROOT / "build"),
+                   help="build folder (its executed notebooks are used when up to date)")
+    p.set_defaults(func=_slides)
 
     p = sub.add_parser("lab", help="open JupyterLab on the course (other options go to it)")
     p.set_defaults(func=_lab)
