@@ -96,8 +96,11 @@ def run_notebook(path: Path, out_dir: Path, quick: bool = False,
     bar = tqdm(total=n_code, desc=path.stem, unit="cell", leave=True)
     env_quick = os.environ.get("LM_COURSE_QUICK")
     os.environ["LM_COURSE_QUICK"] = "1" if quick else "0"
+    # The kernel's own log (e.g. a notice that it talks to us over local TCP) would break up
+    # the progress bars; the notebook's warnings still land in its outputs as usual.
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}},
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             on_cell_executed=lambda **_: bar.update(1))
     error = None
     start = time.perf_counter()
