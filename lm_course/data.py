@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from lm_course.utils import check_float, check_int, check_tensor
+from lm_course.utils import check_float, check_int, check_tensor, write_text_atomic
 
 # ----------------------------------------------------------------------------- the registry
 
@@ -266,15 +266,8 @@ def _wiki_articles() -> tuple[str, ...]:
     articles = _clean_wiki(source)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=cached.name + ".", suffix=".tmp", dir=cached.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"key": key, "articles": articles}, f, ensure_ascii=False)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, cached)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_text_atomic(cached, json.dumps({"key": key, "articles": articles},
+                                             ensure_ascii=False))
     except OSError:
         pass  # read-only checkout or full disk: the text is still correct, just not cached
     return tuple(articles)

@@ -16,11 +16,13 @@ Instructor workflow (``make release`` / ``make grade`` call these):
 from __future__ import annotations
 
 import csv
+import io
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from lm_course.utils import write_text_atomic
 
 DEFAULT_COURSE = Path(__file__).resolve().parent.parent / "exercises"
 
@@ -123,14 +125,11 @@ def write_grades_csv(path: str | os.PathLike, course_dir: str | os.PathLike | No
                 acc[1] += max_score
             for ex, (score, max_score) in sorted(by_ex.items()):
                 rows.append([student, assignment, ex, score, max_score])
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "assignment", "exercise", "score", "max_score"])
-        writer.writerows(rows)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600
-    os.replace(tmp, path)
-    return path
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(["student", "assignment", "exercise", "score", "max_score"])
+    writer.writerows(rows)
+    return write_text_atomic(path, buf.getvalue(), newline="")
 
 
 def grade_all(course_dir: str | os.PathLike | None = None) -> Path:

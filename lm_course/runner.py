@@ -12,13 +12,14 @@ from __future__ import annotations
 import html
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from tqdm.auto import tqdm
+
+from lm_course.utils import write_text_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -75,14 +76,6 @@ def describe(nb, min_chars: int = 60) -> tuple[str, str]:
     return "", ""
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; build/ is meant to be served and shared
-    os.replace(tmp, path)
-
-
 def run_notebook(path: Path, out_dir: Path, quick: bool = False,
                  timeout: int = 1800) -> ChapterResult:
     """Execute one notebook in its own folder; write ``out_dir/<name>.ipynb`` and ``.html``."""
@@ -118,9 +111,9 @@ def run_notebook(path: Path, out_dir: Path, quick: bool = False,
         else:
             os.environ["LM_COURSE_QUICK"] = env_quick
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_dir / f"{path.stem}.ipynb", nbformat.writes(nb))
+    write_text_atomic(out_dir / f"{path.stem}.ipynb", nbformat.writes(nb))
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    _write_atomic(out_dir / f"{path.stem}.html", body)
+    write_text_atomic(out_dir / f"{path.stem}.html", body)
     return ChapterResult(path.stem, title, summary, seconds, error)
 
 
@@ -146,7 +139,7 @@ text-align:left;vertical-align:top}}</style></head><body>
 </table></body></html>
 """
     out = out_dir / "index.html"
-    _write_atomic(out, page)
+    write_text_atomic(out, page)
     return out
 
 

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import nbformat
 
-from lm_course.runner import NOTEBOOKS, ROOT, _write_atomic, chapter_notebooks
+from lm_course.runner import NOTEBOOKS, ROOT, chapter_notebooks
+from lm_course.utils import write_text_atomic
 
 
 def slide_type(cell) -> str:
@@ -65,7 +66,7 @@ def build_slides(out_dir: str | os.PathLike = ROOT / "build", only: list[str] | 
         body, _ = exporter.from_notebook_node(mark_slides(nb))
         (out_dir / "slides").mkdir(parents=True, exist_ok=True)
         path = out_dir / "slides" / f"{source.stem}.slides.html"
-        _write_atomic(path, body)
+        write_text_atomic(path, body)
         written.append(path)
         print(f"wrote {path}", flush=True)
     return written

@@ -22,14 +22,13 @@ import heapq
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import regex
 
-from lm_course.utils import check_int
+from lm_course.utils import check_int, write_text_atomic
 
 # GPT-2's pre-tokenisation: contractions, letter runs, digit runs, punctuation runs and
 # whitespace, each optionally led by one space. Merges never cross these chunk borders.
@@ -83,13 +82,7 @@ class Tokenizer:
         path = Path(path)
         payload = {"kind": self.kind, "version": 1, "special_tokens": self.special_tokens,
                    **self._state()}
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp",
-                                   dir=path.parent if str(path.parent) else ".")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, ensure_ascii=False)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, json.dumps(payload, ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tokenizer:

@@ -1,5 +1,5 @@
 """Small helpers every chapter uses: seeding, devices, parameter counts, quick mode,
-and argument checks that give clear error messages.
+argument checks that give clear error messages, and atomic file writes.
 
 >>> set_seed(0)
 >>> count_parameters(torch.nn.Linear(3, 2))
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,6 +97,34 @@ def quick_mode() -> bool:
 def scaled(full: Any, quick: Any) -> Any:
     """``quick`` in quick mode, else ``full``: ``steps = scaled(full=5000, quick=200)``."""
     return quick if quick_mode() else full
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def write_text_atomic(path: str | os.PathLike, text: str, newline: str | None = None) -> Path:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half.
+
+    The text goes to a temporary file in the same folder, which is then renamed over
+    ``path`` (a rename within one filesystem is atomic). On any error the temporary file is
+    removed and ``path`` is untouched. The result has ordinary ``0644`` permissions.
+
+    >>> import tempfile
+    >>> p = write_text_atomic(Path(tempfile.mkdtemp()) / "a.txt", "hello")
+    >>> p.read_text()
+    'hello'
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; these are ordinary, shareable files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 # ----------------------------------------------------------------------------- argument checks

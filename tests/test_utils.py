@@ -73,3 +73,14 @@ def test_quick_mode_reads_the_environment(monkeypatch):
 def test_checks_name_the_argument_the_value_and_the_expectation(call, err, msg):
     with pytest.raises(err, match=msg):
         call()
+
+
+def test_write_text_atomic_replaces_whole_files_only(tmp_path):
+    path = utils.write_text_atomic(tmp_path / "notes.txt", "first")
+    assert path.read_text() == "first" and path.stat().st_mode & 0o777 == 0o644
+    utils.write_text_atomic(path, "second, ünïcode 中文")
+    assert path.read_text(encoding="utf-8") == "second, ünïcode 中文"
+    with pytest.raises(TypeError):
+        utils.write_text_atomic(path, b"bytes are not text")  # fails while writing
+    assert path.read_text(encoding="utf-8") == "second, ünïcode 中文"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]  # no temporary left behind
