@@ -40,7 +40,7 @@ def chapter_notebooks(folder: str | os.PathLike = NOTEBOOKS,
                       only: list[str] | None = None) -> list[Path]:
     """``NN_*.ipynb`` files in chapter order; ``only`` keeps those whose name starts with one
     of the given prefixes (``["00", "03"]``)."""
-    paths = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    paths = sorted(Path(folder).glob("[0-9][0-9]*_*.ipynb"))
     if only:
         paths = [p for p in paths if any(p.stem.startswith(o) for o in only)]
         if not paths:
