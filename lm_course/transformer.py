@@ -354,15 +354,10 @@ class GPT(nn.Module):
         return KVCache(c.n_layer, batch_size, c.n_head, c.block_size, c.n_embd // c.n_head,
                        dtype=p.dtype, device=p.device)
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None,
-                kv_cache: KVCache | None = None, need_weights: bool = False
-                ) -> tuple[Tensor, Tensor | None]:
-        """idx (B, T) token ids -> (logits (B, T, V), mean cross-entropy or None).
-
-        ``targets`` (B, T) may use -100 to skip a position. With ``kv_cache``, ``idx`` holds
-        only the new tokens; they sit at positions ``kv_cache.length ...`` and the cache grows.
-        ``need_weights`` keeps each block's attention weights in ``block.attn_weights``.
-        """
+    def hidden_states(self, idx: Tensor, kv_cache: KVCache | None = None,
+                      need_weights: bool = False) -> Tensor:
+        """idx (B, T) token ids -> the last layer's (normalised) states (B, T, C): what the
+        head turns into logits, and what a classification head reads (chapter 08)."""
         c = self.config
         check_token_ids("idx", idx, c.vocab_size)
         B, T = idx.shape
@@ -383,7 +378,19 @@ class GPT(nn.Module):
                       kv_cache=kv_cache, layer=layer, need_weights=need_weights)
         if kv_cache is not None:
             kv_cache.advance(T)
-        logits = self.lm_head(self.ln_f(x))  # (B, T, V)
+        return self.ln_f(x)  # (B, T, C)
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None,
+                kv_cache: KVCache | None = None, need_weights: bool = False
+                ) -> tuple[Tensor, Tensor | None]:
+        """idx (B, T) token ids -> (logits (B, T, V), mean cross-entropy or None).
+
+        ``targets`` (B, T) may use -100 to skip a position. With ``kv_cache``, ``idx`` holds
+        only the new tokens; they sit at positions ``kv_cache.length ...`` and the cache grows.
+        ``need_weights`` keeps each block's attention weights in ``block.attn_weights``.
+        """
+        c = self.config
+        logits = self.lm_head(self.hidden_states(idx, kv_cache, need_weights))  # (B, T, V)
         loss = None
         if targets is not None:
             if targets.shape != idx.shape:

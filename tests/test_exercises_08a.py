@@ -1,0 +1,73 @@
+"""Chapter 08a exercises, graded by nbgrader: the solutions score full marks, the release
+scores zero and leaks nothing, and each realistic wrong solution below loses points on its
+own exercise only (see ``exercise_harness.check_assignment``). Chapter 08's first part has
+two graded exercises here (08b has the others)."""
+
+from exercise_harness import check_assignment
+
+ASSIGNMENT = "08a_sentiment"
+
+# Each fake student makes one common mistake per exercise; the code replaces the whole
+# ``<ex>-solution`` cell.
+MISTAKES = {
+    "wrong_1": {
+        # Multiplies the probabilities and takes the log at the end: right on short
+        # documents, but a long one underflows to log(0) = -inf for every class.
+        "naive_bayes": '''
+def naive_bayes_scores(X_train, y_train, X_test, n_classes, alpha=1.0):
+    X_train, X_test = X_train.double(), X_test.double()
+    onehot = torch.nn.functional.one_hot(y_train, n_classes).double()
+    counts = onehot.T @ X_train + alpha
+    probs = counts / counts.sum(dim=1, keepdim=True)
+    prior = onehot.mean(dim=0)
+    likelihood = torch.prod(probs[None] ** X_test[:, None], dim=-1)
+    return torch.log(prior * likelihood)
+''',
+        # Divides by the padded length T: short texts are pulled towards zero.
+        "masked_mean": '''
+def masked_mean(h, mask):
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(dim=1) / h.size(1)
+''',
+    },
+    "wrong_2": {
+        # Smoothing with + alpha on top but not + alpha * V below: the "probabilities" of a
+        # class no longer sum to one, and classes with few words are favoured.
+        "naive_bayes": '''
+def naive_bayes_scores(X_train, y_train, X_test, n_classes, alpha=1.0):
+    X_train, X_test = X_train.double(), X_test.double()
+    onehot = torch.nn.functional.one_hot(y_train, n_classes).double()
+    counts = onehot.T @ X_train
+    log_lik = (counts + alpha).log() - (counts.sum(dim=1, keepdim=True) + alpha).log()
+    return X_test @ log_lik.T + onehot.mean(dim=0).log()
+''',
+        # Assumes the padding comes after the text (the first n positions are real): right
+        # for right padding, wrong as soon as a batch is left-padded.
+        "masked_mean": '''
+def masked_mean(h, mask):
+    lengths = mask.sum(dim=1)
+    return torch.stack([h[b, :n].mean(dim=0) for b, n in enumerate(lengths.tolist())])
+''',
+    },
+    "wrong_3": {
+        # Forgets the prior log P(y): fine on balanced data, wrong on unbalanced classes.
+        "naive_bayes": '''
+def naive_bayes_scores(X_train, y_train, X_test, n_classes, alpha=1.0):
+    X_train, X_test = X_train.double(), X_test.double()
+    onehot = torch.nn.functional.one_hot(y_train, n_classes).double()
+    smoothed = onehot.T @ X_train + alpha
+    log_lik = smoothed.log() - smoothed.sum(dim=1, keepdim=True).log()
+    return X_test @ log_lik.T
+''',
+        # Divides by the number of real tokens in the whole batch, not in each sequence.
+        "masked_mean": '''
+def masked_mean(h, mask):
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(dim=1) / m.sum()
+''',
+    },
+}
+
+
+def test_exercises_08a():
+    check_assignment(ASSIGNMENT, MISTAKES, min_exercises=2)
