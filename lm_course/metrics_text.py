@@ -189,17 +189,23 @@ def _bleu(hypotheses: Any, references: Any, tokenize: str, smooth_method: str,
           effective_order: bool) -> BLEUResult:
     _check_bleu_options(tokenize, smooth_method, smooth_value, lowercase, max_ngram_order)
     hyps, refs = _check_corpus(hypotheses, references)
+    total = [0] * (2 + 2 * max_ngram_order)
+    for hyp, group in zip(hyps, refs, strict=True):
+        stats = _bleu_sentence(hyp, tuple(group), tokenize, lowercase, max_ngram_order)
+        total = [a + b for a, b in zip(total, stats, strict=True)]  # pool over the corpus
+    return _bleu_from_stats(total, max_ngram_order, smooth_method, smooth_value,
+                            effective_order)
+
+
+@lru_cache(maxsize=2**16)  # a bootstrap rescores the same sentences many times
+def _bleu_sentence(hyp: str, refs: tuple[str, ...], tokenize: str, lowercase: bool,
+                   order: int) -> tuple[int, ...]:
     tokenizer = _bleu_tokenizer(tokenize)
 
     def words(text: str) -> list[str]:
         return tokenizer((text.lower() if lowercase else text).rstrip()).split()
 
-    total = [0] * (2 + 2 * max_ngram_order)
-    for hyp, group in zip(hyps, refs, strict=True):
-        stats = _bleu_stats(words(hyp), [words(r) for r in group], max_ngram_order)
-        total = [a + b for a, b in zip(total, stats, strict=True)]  # pool over the corpus
-    return _bleu_from_stats(total, max_ngram_order, smooth_method, smooth_value,
-                            effective_order)
+    return tuple(_bleu_stats(words(hyp), [words(r) for r in refs], order))
 
 
 def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]],
@@ -322,19 +328,27 @@ def chrf(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequenc
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
     hyps, refs = _check_corpus(hypotheses, references)
+    options = (char_order, word_order, float(beta), lowercase, whitespace, eps_smoothing)
+    total = [0] * (3 * (char_order + word_order))
+    for hyp, group in zip(hyps, refs, strict=True):
+        best = _chrf_sentence(hyp, tuple(group), *options)
+        total = [a + b for a, b in zip(total, best, strict=True)]  # pool over the corpus
+    return _chrf_score(total, beta, eps_smoothing)
 
+
+@lru_cache(maxsize=2**16)  # a bootstrap rescores the same sentences many times
+def _chrf_sentence(hyp: str, refs: tuple[str, ...], char_order: int, word_order: int,
+                   beta: float, lowercase: bool, whitespace: bool,
+                   eps_smoothing: bool) -> tuple[int, ...]:
+    """The statistics of ``hyp`` against the reference it scores best on (the first if tied)."""
     def grams(text: str) -> list[Counter]:
         return _chrf_grams(text.lower() if lowercase else text, char_order, word_order,
                            whitespace)
 
-    total = [0] * (3 * (char_order + word_order))
-    for hyp, group in zip(hyps, refs, strict=True):
-        h = grams(hyp)
-        candidates = [_chrf_stats(h, grams(r)) for r in group]
-        scores = [_chrf_score(s, beta, eps_smoothing) for s in candidates]
-        best = candidates[scores.index(max(scores))]  # the first best reference
-        total = [a + b for a, b in zip(total, best, strict=True)]
-    return _chrf_score(total, beta, eps_smoothing)
+    h = grams(hyp)
+    candidates = [_chrf_stats(h, grams(r)) for r in refs]
+    scores = [_chrf_score(c, beta, eps_smoothing) for c in candidates]
+    return tuple(candidates[scores.index(max(scores))])
 
 
 # ----------------------------------------------------------------------------- ROUGE
@@ -404,7 +418,9 @@ def _rouge_lsum(ref_sents: list[list[str]], hyp_sents: list[list[str]]) -> PRF:
     return _pair_prf(hits, n_hyp, n_ref)
 
 
-def _rouge_one(hyp: str, ref: str, types: Sequence[str], use_stemmer: bool) -> dict[str, PRF]:
+@lru_cache(maxsize=2**14)  # a bootstrap rescores the same pairs many times
+def _rouge_one(hyp: str, ref: str, types: tuple[str, ...],
+               use_stemmer: bool) -> dict[str, PRF]:
     tokenize = _rouge_tokenizer(use_stemmer).tokenize
     h, r = tokenize(hyp), tokenize(ref)
     out = {}
@@ -461,7 +477,7 @@ def rouge_pair(hypothesis: str, reference: str | Sequence[str], *,
         raise TypeError(f"hypothesis must be a string (use rouge() for a corpus), got "
                         f"{type(hypothesis).__name__}")
     _, refs = _check_corpus([hypothesis], [reference])
-    scored = [_rouge_one(hypothesis, ref, types, use_stemmer) for ref in refs[0]]
+    scored = [_rouge_one(hypothesis, ref, tuple(types), use_stemmer) for ref in refs[0]]
     best = {}
     for kind in types:
         f1s = [s[kind].f1 for s in scored]

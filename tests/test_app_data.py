@@ -16,7 +16,7 @@ def bible():
 
 @pytest.mark.slow
 def test_bible_pairs_are_split_by_whole_books(bible):
-    assert [len(v) for v in bible.values()] == [28333, 1376, 1314]
+    assert [len(v) for v in bible.values()] == [28333, 1375, 1314]
     books = {k: {p["book"] for p in v} for k, v in bible.items()}
     assert books["validation"] == set(app_data.BIBLE_SPLIT["validation"])
     assert books["test"] == set(app_data.BIBLE_SPLIT["test"])
@@ -31,7 +31,10 @@ def test_bible_pairs_are_split_by_whole_books(bible):
     assert all(p["en"] and p["zh"] and "{" not in p["en"] and "  " not in p["en"]
                for p in pairs)
     keys = [(p["book"], p["chapter"], p["verse"]) for p in pairs]
-    assert len(set(keys)) == len(keys) == 31023
+    assert len(set(keys)) == len(keys) == 31022
+    assert ("Joshua", 15, 16) not in set(keys)  # word for word Judges 1:12, which is in train
+    train_en = {p["en"] for p in bible["train"]}
+    assert not any(p["en"] in train_en for p in bible["validation"] + bible["test"])
     assert ("John", 7, 53) not in set(keys)  # English only: left out
     assert ("3 John", 1, 15) not in set(keys) and ("Revelation", 12, 18) not in set(keys)
 
@@ -92,6 +95,9 @@ def test_chitchat_is_split_by_whole_conversation():
                                  ("B", "I don't know.  Do you like sports?")]
     one_sided = sum(1 for v in d.values() for t in v if len({w for w, _ in t}) == 1)
     assert one_sided == 3151
+    sides = {k: {tuple(x for _, x in t) for t in v if len(t) > 1} for k, v in d.items()}
+    assert not (sides["train"] & sides["validation"] or sides["train"] & sides["test"]
+                or sides["validation"] & sides["test"])  # no answered chat on two sides
     assert app_data.load_chitchat() == d
 
 

@@ -384,3 +384,16 @@ def test_train_classifier_rejects_bad_input(kwargs, err, match):
 def test_train_config_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ClassifierTrainConfig(**kwargs)
+
+
+def test_predict_handles_left_padding_and_odd_batch_sizes():
+    torch.manual_seed(0)
+    clf = _perturb(SequenceClassifier(EmbeddingEncoder(V, 6), pool="mean")).eval()
+    texts, ids, mask = _ragged_batch()
+    left_ids, left_mask = torch.zeros_like(ids), torch.zeros_like(mask)
+    for i, t in enumerate(texts):  # the same texts, padded on the left
+        left_ids[i, 5 - len(t):] = torch.tensor(t)
+        left_mask[i, 5 - len(t):] = True
+    _, p_right = predict(clf, ids, mask, batch_size=2)
+    _, p_left = predict(clf, left_ids, left_mask, batch_size=2)
+    torch.testing.assert_close(p_left, p_right)

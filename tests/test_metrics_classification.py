@@ -138,6 +138,8 @@ def test_binary_defaults_and_array_inputs():
     (lambda: precision_recall_f1([0, 1], [1, 1], average="macro", labels=[1, 1]), ValueError,
      ["labels", "distinct"]),
     (lambda: precision_recall_f1([0, 1], [1], average="micro"), ValueError, ["same length"]),
+    (lambda: precision_recall_f1(["a", "b"], ["a", "a"], average="macro", pos_label="a"),
+     ValueError, ["pos_label='a'", "binary", "labels=['a']"]),
 ])
 def test_label_metrics_bad_input(call, error, words):
     with pytest.raises(error) as info:

