@@ -57,16 +57,17 @@ def main() -> None:
 
     systems = {"all-O": all_o_tagger(words), "memorising": MemorisingTagger(train).predict(words)}
     settings = {  # the notebook's full-mode settings
-        "BiLSTM": (dict(encoder="bilstm"), 8, 3e-3),
-        "Transformer": (dict(encoder="transformer", n_layer=2), 12, 1e-3),
+        "BiLSTM": (dict(encoder="bilstm"), 12, 1e-2),
+        "Transformer": (dict(encoder="transformer", n_layer=2), 15, 2e-3),
     }
     extra = {}
     for name, (arch, epochs, lr) in settings.items():
         set_seed(0)
         model = Tagger(TaggerConfig(len(feat.words), len(feat.chars), len(feat.tags),
-                                    hidden=64, word_dim=64, **arch))
+                                    hidden=64, word_dim=64, dropout=0.2, **arch))
         start = time.perf_counter()
-        cfg = TagTrainConfig(epochs=max(1, round(epochs * args.epochs_scale)), lr=lr)
+        cfg = TagTrainConfig(epochs=max(1, round(epochs * args.epochs_scale)), batch_size=16,
+                             lr=lr)
         train_tagger(model, feat, train, val, cfg)
         seconds = time.perf_counter() - start
         extra[name] = {"train s": f"{seconds:.0f}", "params": f"{count_parameters(model):,}"}

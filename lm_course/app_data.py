@@ -89,8 +89,8 @@ def load_bible_pairs(simplified: bool = True) -> dict[str, list[dict]]:
     footnote) are left out. WEB footnotes ``{...}`` are removed.
 
     Split: whole books (``BIBLE_SPLIT``), never verses of one book on two sides; a held-out
-    verse whose English or Chinese text occurs word for word in train is dropped (one:
-    Joshua 15:16, the same as Judges 1:12). 28,333 / 1,375 / 1,314 pairs.
+    verse whose English or Chinese text occurs word for word in train is dropped (two:
+    Joshua 15:16-17, told again in Judges 1:12-13). 28,333 / 1,374 / 1,314 pairs.
     """
     if not isinstance(simplified, bool):
         raise TypeError(f"simplified must be True or False, got {simplified!r}")

@@ -399,3 +399,19 @@ class BPETokenizer(Tokenizer):
         self.merges = [tuple(p) for p in state["merges"]]
         self.pattern = state.get("pattern")
         self._rebuild()
+
+
+# ----------------------------------------------------------------------------- word pieces
+
+_WORDPIECE_NAMES = ("WordPieceTokenizer", "basic_tokenize", "wordpiece_split",
+                    "load_minilm_tokenizer")
+
+
+def __getattr__(name: str):
+    """BERT's WordPiece lives in :mod:`lm_course.wordpiece`; it is re-exported here lazily
+    (that module builds on :class:`Tokenizer`, so a plain import would be circular)."""
+    if name in _WORDPIECE_NAMES:
+        from lm_course import wordpiece
+
+        return getattr(wordpiece, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

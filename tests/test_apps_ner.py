@@ -13,9 +13,12 @@ from lm_course.apps.ner import (
     Tagger,
     TaggerConfig,
     TagTrainConfig,
+    _length_batches,
     all_o_tagger,
     argmax_decode,
+    compare_systems,
     count_invalid,
+    format_results,
     is_valid_bio,
     predict,
     span_errors,
@@ -269,6 +272,35 @@ def test_span_errors():
         ("spurious", "", "now (person)"),
     ]
     assert span_errors([toks], [gold], [gold]) == []
+
+
+def test_length_batches_cover_every_tweet_once():
+    data = [(["w"] * n, ["O"] * n) for n in [5, 1, 9, 3, 7, 2, 8, 4, 6, 10, 1]]
+    batches = _length_batches(data, 3, torch.Generator().manual_seed(0))
+    assert sorted(i for b in batches for i in b) == list(range(len(data)))
+    assert all(1 <= len(b) <= 3 for b in batches)
+    # within a batch the tweets were sorted by length
+    assert all([len(data[i][0]) for i in b] == sorted(len(data[i][0]) for i in b)
+               for b in batches)
+
+
+def test_compare_systems_and_table():
+    gold = [t for _, t in DATA]
+    half = [list(t) for t in gold]
+    half[2] = ["O"] * len(half[2])        # misses both entities of tweet 2
+    half[0][2:4] = ["O", "I-geo-loc"]     # stray I-: counted in default mode, dropped in strict
+    rows = compare_systems(gold, {"all-O": all_o_tagger([w for w, _ in DATA]), "half": half},
+                           n_resamples=50)
+    assert [r["system"] for r in rows] == ["all-O", "half"]
+    o, h = rows
+    assert o["f1"] == 0.0 and o["invalid"] == 0
+    assert o["token_acc"] == pytest.approx(9 / 18)  # 18 tokens, 9 of them inside entities
+    assert h["invalid"] == 1 and h["strict_f1"] < h["f1"]
+    assert h["low"] <= h["f1"] <= h["high"] and 0 < h["f1"] < 1
+    table = format_results(rows, {"half": {"train s": "12"}})
+    lines = table.splitlines()
+    assert "train s" in lines[0] and lines[2].startswith("all-O") and lines[3].endswith("12")
+    assert lines[2].rstrip().endswith("-")
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -37,6 +37,18 @@ def constrained_viterbi(log_probs, allowed, start):
             path[t] = int(log_probs[t].masked_fill(~cands, float("-inf")).argmax())
     return path
 ''',
+        # Pools the spans of all sentences into one set: a span then "matches" a gold span
+        # of another sentence that happens to sit at the same position.
+        "span_prf": '''
+def span_prf(gold, pred):
+    g = {s for sent in gold for s in sent}
+    p = {s for sent in pred for s in sent}
+    correct = len(g & p)
+    precision = correct / len(p) if p else 0.0
+    recall = correct / len(g) if g else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+''',
     },
     "wrong_2": {
         # Only B- starts an entity; an I- that continues nothing is dropped, and an I- of
@@ -69,6 +81,19 @@ def constrained_viterbi(log_probs, allowed, start):
     for arg in reversed(back):
         path.append(int(arg[path[-1]]))
     return path[::-1]
+''',
+        # Averages per-sentence scores instead of pooling the counts (and gives a sentence
+        # without gold or predictions a perfect score).
+        "span_prf": '''
+def span_prf(gold, pred):
+    ps, rs = [], []
+    for g, p in zip(gold, pred):
+        correct = len(set(g) & set(p))
+        ps.append(correct / len(p) if p else 1.0)
+        rs.append(correct / len(g) if g else 1.0)
+    precision, recall = sum(ps) / len(ps), sum(rs) / len(rs)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
 ''',
     },
 }

@@ -436,11 +436,8 @@ class NaiveBayes:
         if len(self.classes) < 2:
             raise ValueError(f"labels must hold at least two classes, got {self.classes}")
         self.vocab = {w: i for i, w in enumerate(sorted({w for d in docs for w in d}))}
-        counts = torch.zeros(len(self.classes), len(self.vocab), dtype=torch.float64)  # (K, V)
         row = {y: k for k, y in enumerate(self.classes)}
-        for doc, y in zip(docs, labels, strict=True):
-            for w, n in Counter(doc).items():
-                counts[row[int(y)], self.vocab[w]] += n
+        counts = self._count_matrix(docs, [row[int(y)] for y in labels], len(self.classes))
         prior = torch.tensor([sum(int(y) == c for y in labels) for c in self.classes],
                              dtype=torch.float64)
         self.log_prior = prior.log() - math.log(len(labels))  # (K,)
@@ -448,13 +445,23 @@ class NaiveBayes:
         self.log_likelihood = smoothed.log() - smoothed.sum(1, keepdim=True).log()  # (K, V)
         return self
 
-    def _counts(self, docs: Sequence[Sequence[str]]) -> Tensor:
-        x = torch.zeros(len(docs), len(self.vocab), dtype=torch.float64)  # (N, V)
-        for i, doc in enumerate(docs):
-            for w, n in Counter(doc).items():
+    def _count_matrix(self, docs: Sequence[Sequence[str]], rows: Sequence[int],
+                      n_rows: int) -> Tensor:
+        """(n_rows, V) counts: the words of docs[i] added to row rows[i] (unknown words skipped)."""
+        r, c, n = [], [], []
+        for i, doc in zip(rows, docs, strict=True):
+            for w, k in Counter(doc).items():
                 if w in self.vocab:
-                    x[i, self.vocab[w]] += n
+                    r.append(i)
+                    c.append(self.vocab[w])
+                    n.append(k)
+        x = torch.zeros(n_rows, len(self.vocab), dtype=torch.float64)  # (n_rows, V)
+        x.index_put_((torch.tensor(r, dtype=torch.long), torch.tensor(c, dtype=torch.long)),
+                     torch.tensor(n, dtype=torch.float64), accumulate=True)
         return x
+
+    def _counts(self, docs: Sequence[Sequence[str]]) -> Tensor:
+        return self._count_matrix(docs, range(len(docs)), len(docs))  # (N, V)
 
     def joint_log_likelihood(self, docs: Sequence[Sequence[str]]) -> Tensor:
         """log P(y) + log P(doc | y) for every doc and class, (N, K)."""
