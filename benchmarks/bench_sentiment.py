@@ -101,18 +101,19 @@ def main() -> None:
         add(task, "logistic regression BoW", lr.predict(vec.transform(words[task, "test"])),
             time.perf_counter() - t0)
 
-    gpt_cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=2, n_head=4,
-                        n_embd=64)
+    gpt_cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=max(MAX_LEN.values()), n_layer=2,
+                        n_head=4, n_embd=64)
     stream = lm_stream(train_text, tok)
     for seed in range(args.seeds):
         w2v = train_word2vec([WordTokenizer.split(t) for t in train_text],
-                             Word2VecConfig(dim=64, epochs=3, min_count=2, seed=seed),
+                             Word2VecConfig(dim=64, epochs=1, min_count=2, seed=seed),
                              progress=False)
         table, _ = vectors_for_vocab(tok.words, w2v.wv)
         set_seed(seed)
         gpt = GPT(gpt_cfg)
         Trainer(gpt, stream, None, TrainConfig(
-            max_steps=args.pretrain_steps, batch_size=16, block_size=64, lr=3e-3, min_lr=3e-4,
+            max_steps=args.pretrain_steps, batch_size=8, block_size=gpt_cfg.block_size,
+            lr=3e-3, min_lr=3e-4,
             warmup_steps=min(20, args.pretrain_steps), eval_interval=0, eval_batches=1,
             eval_train=False, progress=False, peak_flops=0, optimizer_impl="torch",
             seed=seed)).fit()
@@ -125,9 +126,13 @@ def main() -> None:
                          "GPT pre-trained + fine-tuned"):
                 set_seed(seed)
                 clf = build(name, tok.vocab_size, MAX_LEN[task], table, gpt_cfg, pretrained)
-                run_cfg = (ClassifierTrainConfig(epochs=max(1, round(20 * args.epochs_scale)),
-                                                 lr=1e-2, seed=seed)
-                           if name == "averaged word2vec" else cfg)
+                run_cfg = cfg
+                if name == "averaged word2vec":
+                    run_cfg = ClassifierTrainConfig(epochs=max(1, round(20 * args.epochs_scale)),
+                                                    lr=1e-2, seed=seed)
+                elif name.startswith("GPT"):  # the notebook's gentler fine-tuning rate
+                    run_cfg = ClassifierTrainConfig(epochs=epochs, batch_size=32, lr=1e-3,
+                                                    seed=seed)
                 hist = train_classifier(clf, enc[task, "train"], enc[task, "validation"],
                                         run_cfg)
                 add(task, name, predict(clf, *enc[task, "test"][:2])[0], hist.seconds)

@@ -172,20 +172,19 @@ def load_state(model: BertEncoder, checkpoint: Mapping[str, Tensor]) -> BertEnco
     params = dict(model.named_parameters())
     with torch.no_grad():
         for ours, theirs in name_map.items():
-            parts = []
+            target = params[ours]
+            rows = target.shape[0] // len(theirs)  # q, k, v: a third of the fused rows each
+            want = target.shape if len(theirs) == 1 else (rows, *target.shape[1:])
             for n in theirs:
                 t = ckpt[n]
                 if not isinstance(t, Tensor) or not t.is_floating_point():
                     raise ValueError(f"checkpoint tensor {n!r} must be a float tensor, "
-                                     f"got {type(t).__name__}")
-                parts.append(t)
-            value = torch.cat(parts, dim=0) if len(parts) > 1 else parts[0]
-            if value.shape != params[ours].shape:
-                what = (f"checkpoint tensor {theirs[0]!r} has" if len(theirs) == 1 else
-                        f"checkpoint tensors {list(theirs)} stacked have")
-                raise ValueError(f"{what} shape {tuple(value.shape)}, expected "
-                                 f"{tuple(params[ours].shape)} for {ours}")
-            params[ours].copy_(value)
+                                     f"got {getattr(t, 'dtype', type(t).__name__)}")
+                if t.shape != want:
+                    raise ValueError(f"checkpoint tensor {n!r} has shape {tuple(t.shape)}, "
+                                     f"expected {tuple(want)} (for {ours})")
+            value = torch.cat([ckpt[n] for n in theirs], dim=0)  # (3C, C) for in_proj
+            target.copy_(value)
     return model
 
 
