@@ -24,7 +24,6 @@ import os
 import pickle
 import random
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,15 +90,17 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:  # what weights_only refuses: code, foreign objects
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        why = next((ln for ln in lines if "Unsupported" in ln or "GLOBAL" in ln),
+                   lines[0] if lines else type(err).__name__)
         raise ValueError(f"{path} was refused: it holds objects that weights_only loading "
-                         f"does not run ({first[:120]}); only load checkpoints you wrote "
-                         f"with lm_course") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                         f"will not run ({why[:120]}); only load checkpoints written by "
+                         f"lm_course") from None
+    except Exception as err:  # truncated, not a torch file at all, damaged zip ...
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        why = f"{type(err).__name__}: {lines[0][:120]}" if lines else type(err).__name__
         raise ValueError(f"{path} is not a readable checkpoint (truncated or not a torch "
-                         f"file: {first[:120]}); train again or restore it from a copy"
-                         ) from None
+                         f"file; {why}); train again or restore it from a copy") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an lm_course checkpoint "
                          f"(expected format {CHECKPOINT_FORMAT!r})")

@@ -47,7 +47,7 @@ from lm_course.runtime import (
     set_rng_state,
     world,
 )
-from lm_course.utils import check_choice, check_float, check_int, check_tensor
+from lm_course.utils import check_choice, check_float, check_int, check_tensor, module_device
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "evaluate_loss", "TinyLM", "RECIPES",
            "Recipe"]
@@ -192,7 +192,7 @@ def evaluate_loss(model: nn.Module, data: Tensor, block_size: int, batch_size: i
     if max_windows is not None:
         x_all, y_all = x_all[:check_int("max_windows", max_windows, min_value=1)], \
             y_all[:max_windows]
-    device = next(model.parameters()).device
+    device = module_device("model", model)
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -254,7 +254,7 @@ class Trainer:
             raise ValueError(f"batch_size / grad_accum_steps = {per_step} windows per micro-step "
                              f"must be divisible by the number of processes ({self.world_size})")
         self.micro_batch = per_step // self.world_size
-        self.device = next(model.parameters()).device
+        self.device = module_device("model", model)
         self.model = model  # the plain model: what checkpoints and generation use
         self.ddp_model: nn.Module = model
         if self.world_size > 1:

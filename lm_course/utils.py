@@ -84,6 +84,22 @@ def count_parameters(model: torch.nn.Module, trainable_only: bool = True) -> int
     return total
 
 
+def module_device(name: str, model: Any) -> torch.device:
+    """The device of ``model``'s parameters; a clear error if it is no module or has none.
+
+    >>> module_device("model", torch.nn.Identity())
+    Traceback (most recent call last):
+    ...
+    ValueError: model has no parameters (got Identity); pass the model to train or run
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    for p in model.parameters():
+        return p.device
+    raise ValueError(f"{name} has no parameters (got {type(model).__name__}); "
+                     f"pass the model to train or run")
+
+
 # ----------------------------------------------------------------------------- quick mode
 
 
@@ -240,6 +256,10 @@ def check_file(name: str, path: Any) -> Path:
 
 # ----------------------------------------------------------------------------- argument checks
 # One wording for every user error in the package: the argument, the value, what was expected.
+# NaN: every number checked here must be finite (a NaN learning rate or temperature is
+# refused). Tensors are not scanned for NaN on every forward pass (that would cost a sync
+# per layer); instead NaN is caught where it decides something: the training loop stops on
+# a non-finite loss or gradient norm, and sampling and scoring refuse NaN logits.
 
 
 def check_int(name: str, value: Any, *, min_value: int | None = None,
