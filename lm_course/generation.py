@@ -415,6 +415,9 @@ def generate_text(model: nn.Module, tokenizer: Any, prompt: str | Sequence[str],
     ``num_beams > 1`` uses beam
     search (one prompt); other keyword arguments go to :func:`generate`.
     """
+    if not isinstance(prompt, (str, Sequence)):
+        raise TypeError(f"prompt must be a string or a non-empty list of strings, got "
+                        f"{type(prompt).__name__}")
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if not prompts or not all(isinstance(p, str) for p in prompts):
         raise TypeError("prompt must be a string or a non-empty list of strings")

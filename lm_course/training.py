@@ -230,8 +230,7 @@ class Trainer:
                  config: TrainConfig | None = None, *, out_dir: str | os.PathLike | None = None,
                  on_eval: Callable[[Trainer, dict[str, float]], None] | None = None,
                  extra: dict[str, Any] | None = None) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        module_device("model", model)  # a module with parameters, or a clear error
         self.config = c = TrainConfig() if config is None else config
         if not isinstance(c, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(c).__name__}")

@@ -216,9 +216,9 @@ def check_out_dir(name: str, path: Any) -> Path:
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(path).__name__}")
-    path = Path(path)
     if str(path) == "":
         raise ValueError(f"{name} must not be empty")
+    path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{name}={path} is an existing file, not a folder; "
                          f"choose another folder")
