@@ -172,7 +172,10 @@ def _train(args: argparse.Namespace) -> int:
         return _error(f"unknown text corpus {args.data!r}{suggest(args.data, TEXT_CORPORA)}; "
                       f"choose from {list(TEXT_CORPORA)}")
     recipe = RECIPES[args.config]
-    out = check_out_dir("--out", args.out)
+    try:
+        out = check_out_dir("--out", args.out)
+    except ValueError as err:  # a wrong flag: exit code 2, like argparse's own
+        return _error(str(err))
     ckpt_path, tok_path = out / "ckpt.pt", out / "tokenizer.json"
     found = _existing_run(out)
     if found and not (args.resume or args.force):
