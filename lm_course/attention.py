@@ -27,7 +27,7 @@ from einops import rearrange
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lm_course.utils import check_float, check_int, check_tensor
+from lm_course.utils import check_float, check_int, check_mask, check_tensor
 
 # ----------------------------------------------------------------------------- masks
 
@@ -74,8 +74,10 @@ def combine_masks(*masks: Tensor | None) -> Tensor | None:
     for m in masks:
         if m is None:
             continue
-        if m.dtype != torch.bool:
-            raise TypeError(f"masks must be boolean (True = may attend), got dtype {m.dtype}")
+        if not isinstance(m, Tensor) or m.dtype != torch.bool:
+            what = f"dtype {m.dtype}" if isinstance(m, Tensor) else type(m).__name__
+            raise TypeError(f"masks must be boolean tensors (True = may attend), got {what}; "
+                            f"convert a 0/1 mask with mask.bool()")
         out = m if out is None else out & m
     return out
 
@@ -102,6 +104,19 @@ def safe_softmax(scores: Tensor, dim: int = -1) -> Tensor:
     return e / torch.where(total > 0, total, torch.ones_like(total))
 
 
+def _check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
+    """Queries, keys and values: floating tensors of one dtype whose shapes fit together."""
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        check_tensor(name, t, floating=True)
+        if t.dim() < 2:
+            raise ValueError(f"{name} must have shape (..., T, d), got {tuple(t.shape)}")
+    if not q.dtype == k.dtype == v.dtype:
+        raise TypeError(f"q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+    if q.size(-1) != k.size(-1) or k.size(-2) != v.size(-2):
+        raise ValueError(f"shapes do not fit: q {tuple(q.shape)}, k {tuple(k.shape)}, "
+                         f"v {tuple(v.shape)}; need q[-1] == k[-1] and k[-2] == v[-2]")
+
+
 def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None,
                                  *, dropout_p: float = 0.0, scale: float | None = None
                                  ) -> tuple[Tensor, Tensor]:
@@ -112,12 +127,11 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor |
     ``dropout_p`` drops attention weights (and rescales the rest) — pass 0 at evaluation.
     The returned weights are those before dropout.
     """
-    check_tensor("q", q, floating=True)
-    if q.size(-1) != k.size(-1) or k.size(-2) != v.size(-2):
-        raise ValueError(f"shapes do not fit: q {tuple(q.shape)}, k {tuple(k.shape)}, "
-                         f"v {tuple(v.shape)}; need q[-1] == k[-1] and k[-2] == v[-2]")
+    _check_qkv(q, k, v)
+    check_mask("mask", mask, q.size(-2), k.size(-2))
     dropout_p = check_float("dropout_p", dropout_p, low=0.0, high=1.0, high_inclusive=False)
-    scale = 1.0 / math.sqrt(q.size(-1)) if scale is None else scale
+    scale = 1.0 / math.sqrt(q.size(-1)) if scale is None else check_float(
+        "scale", scale, low=0.0, low_inclusive=False)
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., T_q, T_k)
     if mask is not None:
         if mask.dtype == torch.bool:
@@ -173,11 +187,16 @@ class AdditiveAttention(nn.Module):
 
 def split_heads(x: Tensor, n_head: int) -> Tensor:
     """(B, T, H*D) -> (B, H, T, D): each head gets its own slice of the channels."""
+    check_tensor("x", x, ndim=3)
+    check_int("n_head", n_head, min_value=1)
+    if x.size(-1) % n_head:
+        raise ValueError(f"x has {x.size(-1)} channels, not divisible by n_head={n_head}")
     return rearrange(x, "b t (h d) -> b h t d", h=n_head)
 
 
 def merge_heads(x: Tensor) -> Tensor:
     """(B, H, T, D) -> (B, T, H*D), the inverse of :func:`split_heads`."""
+    check_tensor("x", x, ndim=4)
     return rearrange(x, "b h t d -> b t (h d)")
 
 
@@ -269,6 +288,26 @@ class MultiHeadAttention(nn.Module):
         if query.size(-1) != self.embed_dim:
             raise ValueError(f"query must have {self.embed_dim} features, got shape "
                              f"{tuple(query.shape)}")
+        kdim = self.embed_dim if self.fused_qkv else self.k_proj.in_features
+        vdim = self.embed_dim if self.fused_qkv else self.v_proj.in_features
+        for name, t, dim in (("key", key, kdim), ("value", value, vdim)):
+            check_tensor(name, t, ndim=3, floating=True)
+            if t.dtype != query.dtype or t.size(0) != query.size(0) or t.size(-1) != dim:
+                raise ValueError(f"{name} must be (B={query.size(0)}, T_k, {dim}) of dtype "
+                                 f"{query.dtype}, got shape {tuple(t.shape)} of {t.dtype}")
+        if key.size(1) != value.size(1):
+            raise ValueError(f"key and value must have the same length T_k, got shapes "
+                             f"{tuple(key.shape)} and {tuple(value.shape)}")
+        if attn_mask is not None and attn_mask.dtype != torch.bool:
+            raise TypeError(f"attn_mask must be boolean (True = may attend), got dtype "
+                            f"{attn_mask.dtype}; convert a 0/1 mask with mask.bool()")
+        check_mask("attn_mask", attn_mask, query.size(1), key.size(1))
+        if key_padding_mask is not None:
+            check_tensor("key_padding_mask", key_padding_mask, ndim=2)
+            if tuple(key_padding_mask.shape) != (key.size(0), key.size(1)):
+                raise ValueError(f"key_padding_mask must be (B, T_k) = "
+                                 f"({key.size(0)}, {key.size(1)}), got shape "
+                                 f"{tuple(key_padding_mask.shape)}")
         pad = None if key_padding_mask is None else key_padding_to_attention(key_padding_mask)
         mask = combine_masks(attn_mask, pad)  # (B | 1, 1, T_q, T_k) or None
         q, k, v = self.project(query, key, value)  # (B, H, T, D) each

@@ -19,10 +19,12 @@ import subprocess
 import sys
 
 from lm_course import data, grading, runner, slides
+from lm_course.utils import check_out_dir
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
+        check_out_dir("--out", args.out)
         results = runner.run_course(args.out, quick=args.quick, only=args.only)
     except ValueError as err:  # --only that matches no chapter
         print(f"error: {err}", file=sys.stderr)
@@ -37,6 +39,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _slides(args: argparse.Namespace) -> int:
     try:
+        check_out_dir("--out", args.out)
         slides.build_slides(args.out, only=args.only)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -84,7 +87,12 @@ def _data_download(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    for path in grading.release(args.course):
+    try:
+        paths = grading.release(args.course)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for path in paths:
         print(f"released {path}")
     return 0
 
@@ -99,8 +107,15 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a wrong flag gives one line (not the whole usage block) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lm-course", description="LM Course command line")
+    parser = _Parser(prog="lm-course", description="LM Course command line")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="execute the notebooks and write build/ (HTML + index)")
@@ -147,7 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:  # a folder that cannot be written, a full disk: one line, no traceback
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

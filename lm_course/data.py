@@ -47,7 +47,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from lm_course.utils import check_float, check_int, check_tensor, write_text_atomic
+from lm_course.utils import (
+    check_float,
+    check_int,
+    check_tensor,
+    suggest,
+    write_text_atomic,
+)
 
 # ----------------------------------------------------------------------------- the registry
 
@@ -201,7 +207,7 @@ def _info(name: str, kind: str | None = None) -> DatasetInfo:
     if not isinstance(name, str):
         raise TypeError(f"name must be a dataset name (str), got {type(name).__name__}")
     if name not in DATASETS:
-        raise ValueError(f"name={name!r} is not a known dataset; "
+        raise ValueError(f"name={name!r} is not a known dataset{suggest(name, DATASETS)}; "
                          f"expected one of {sorted(DATASETS)}")
     info = DATASETS[name]
     if kind is not None and info.kind != kind:
@@ -270,7 +276,8 @@ def download(name: str, *, url: str | None = None, sha256: str | None = None,
     try:
         try:
             with urllib.request.urlopen(url, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
-                total = int(resp.headers.get("Content-Length") or 0) or None
+                length = (resp.headers.get("Content-Length") or "").strip()
+                total = int(length) if length.isdigit() and int(length) > 0 else None
                 with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {name}",
                           disable=not progress) as bar:
                     received = 0
@@ -301,6 +308,11 @@ def _downloaded(name: str, download_ok: bool) -> Path:
     path = cache_dir() / (info.filename or name)
     if path.exists() and sha256_of(path) == info.sha256:
         return path
+    if path.exists() and not download_ok:
+        raise ValueError(
+            f"the cached file {path} of dataset {name!r} is damaged (its sha256 is not the "
+            f"pinned {info.sha256}); delete it and download again with "
+            f"`lm-course data download {name}` or load_text({name!r}, download=True)")
     if not download_ok:
         raise FileNotFoundError(
             f"dataset {name!r} is not downloaded yet. Call download({name!r}) or "

@@ -371,6 +371,10 @@ def train_word2vec(sentences: Sentences, config: Word2VecConfig | None = None, *
     start = time.perf_counter()
     vocab = vocab or Vocab.build(sentences, cfg.min_count)
     ids, sent = vocab.encode(sentences)
+    if len(ids) == 0 or np.bincount(sent).max() < 2:
+        raise ValueError("sentences give no training pairs: no sentence has two words of the "
+                         f"vocabulary ({len(vocab)} words); use longer sentences, a bigger "
+                         "corpus or a lower min_count")
     gen = torch.Generator().manual_seed(cfg.seed)
     model = (SkipGramNS if cfg.arch == "skipgram" else CBOW)(len(vocab), cfg.dim, gen)
     keep = keep_probabilities(vocab.counts, cfg.sample) if cfg.sample > 0 else None
@@ -410,6 +414,9 @@ def train_word2vec(sentences: Sentences, config: Word2VecConfig | None = None, *
         results = list(pool.map(run, range(len(jobs))))
     bar.close()
     points = sorted(p for r in results for p in r)
+    if not points:
+        raise ValueError(f"no training pairs survived subsampling (sample={cfg.sample}); "
+                         "use a bigger corpus or sample=0")
     seconds = time.perf_counter() - start
     wv = WordVectors(model.in_embed.weight.detach().clone(), vocab.words)
     return TrainResult(model, vocab, wv, [loss for _, loss in points],

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lm_course.utils import check_float, check_int, check_tensor
+from lm_course.utils import check_float, check_int, check_tensor, module_device
 
 __all__ = [
     "apply_temperature", "top_k_filter", "top_p_filter", "apply_repetition_penalty",
@@ -118,6 +118,9 @@ def sample_next(logits: Tensor, *, temperature: float = 1.0, top_k: int | None =
     """
     _check_sampling(temperature, top_k, top_p, repetition_penalty, greedy)
     check_tensor("logits", logits, ndim=2, floating=True)
+    if torch.isnan(logits).any() or torch.isposinf(logits).any():
+        raise ValueError("logits hold NaN or +inf: the model's output is broken (check the "
+                         "loss during training, or train in float32)")
     logits = logits.float()
     if previous is not None:
         logits = apply_repetition_penalty(logits, previous, repetition_penalty)
@@ -256,7 +259,7 @@ def generate(model: nn.Module, prompt: Any, max_new_tokens: int, *, temperature:
         return rows[0] if single else rows
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = module_device("model", model)
     lengths = [len(r) for r in rows]
     B, start = len(rows), min(lengths)
     total = max(lengths) + max_new_tokens  # every row is done by this length
@@ -311,7 +314,7 @@ def sequence_logprob(model: nn.Module, prompt: Sequence[int], continuation: Sequ
     if block is not None and len(rows[0]) + len(continuation) - 1 > block:
         raise ValueError(f"prompt ({len(rows[0])} tokens) + continuation ({len(continuation)}) "
                          f"must fit in the model's context of {block} + 1 tokens to be scored")
-    device = next(model.parameters()).device
+    device = module_device("model", model)
     ids = torch.tensor([rows[0] + list(continuation)], device=device)  # (1, T)
     was_training = model.training
     model.eval()
@@ -346,7 +349,7 @@ def beam_search(model: nn.Module, prompt: Any, max_new_tokens: int, num_beams: i
         check_int("eos_token_id", eos_token_id, min_value=0)
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = module_device("model", model)
     prompt_ids = rows[0]
     seqs = torch.tensor([prompt_ids], device=device)  # (K, T) alive hypotheses, K = 1 first
     scores = torch.zeros(1, device=device)  # summed log-probabilities of the alive ones
@@ -408,17 +411,24 @@ def generate_text(model: nn.Module, tokenizer: Any, prompt: str | Sequence[str],
                   num_beams: int = 1, **kwargs: Any) -> str | list[str]:
     """Encode ``prompt`` (or a list of prompts), generate, decode: prompt + continuation.
 
-    ``stop`` strings end a continuation before they appear. ``num_beams > 1`` uses beam
+    ``stop`` strings (or one string) end a continuation before they appear.
+    ``num_beams > 1`` uses beam
     search (one prompt); other keyword arguments go to :func:`generate`.
     """
+    if not isinstance(prompt, (str, Sequence)):
+        raise TypeError(f"prompt must be a string or a non-empty list of strings, got "
+                        f"{type(prompt).__name__}")
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if not prompts or not all(isinstance(p, str) for p in prompts):
         raise TypeError("prompt must be a string or a non-empty list of strings")
     if any(p == "" for p in prompts):
         raise ValueError("prompt is empty: give at least one character to condition on")
+    if isinstance(stop, str):  # one stop string, not one stop per character
+        stop = [stop]
     stops = list(stop or [])
     if any(not isinstance(s, str) or s == "" for s in stops):
         raise ValueError(f"stop must be a list of non-empty strings, got {stop!r}")
+    check_int("num_beams", num_beams, min_value=1)
     encoded = [tokenizer.encode(p) for p in prompts]
     if num_beams > 1:
         if len(encoded) != 1:

@@ -90,6 +90,14 @@ def token_nll(logits: torch.Tensor, targets: torch.Tensor,
         raise ValueError(f"logits {tuple(logits.shape)} and targets {tuple(targets.shape)} "
                          "must agree on all but the last (vocabulary) dimension")
     check_int("ignore_index", ignore_index)
+    scored = targets[targets != ignore_index]
+    if scored.numel() and (int(scored.min()) < 0 or int(scored.max()) >= logits.size(-1)):
+        raise ValueError(f"targets must be token ids in [0, {logits.size(-1) - 1}] (or "
+                         f"ignore_index={ignore_index}), got ids from {int(scored.min())} "
+                         f"to {int(scored.max())}")
+    if torch.isnan(logits).any():
+        raise ValueError("logits hold NaN: the model's output is broken (check the loss "
+                         "during training)")
     flat_logits = logits.reshape(-1, logits.size(-1)).float()  # (N, V)
     flat_targets = targets.reshape(-1)  # (N,)
     total = F.cross_entropy(flat_logits, flat_targets, ignore_index=ignore_index,

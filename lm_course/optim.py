@@ -14,6 +14,12 @@ The update rules (``g`` is the gradient, ``lr`` the learning rate, ``t`` the ste
 - AdamW:          Adam, plus ``p <- p - lr * wd * p`` applied to the weights directly
                   (decoupled), never added to the gradient.
 
+Where PyTorch accepts a value that only ever hurts a learner, these classes refuse it
+with a ``ValueError``: ``momentum >= 1`` (the velocity never forgets and blows up) and
+``eps = 0`` (0/0 = NaN for a parameter with zero gradient). ``lr = 0`` stays allowed, as in
+PyTorch: a schedule may start there, and the training loop itself (``TrainConfig``) needs
+``lr > 0``.
+
 >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
 >>> opt = SGD([w], lr=0.1)
 >>> (w ** 2).sum().backward()
@@ -65,7 +71,9 @@ class SGD(Optimizer):
                  dampening: float = 0.0, weight_decay: float = 0.0,
                  nesterov: bool = False) -> None:
         check_float("lr", lr, low=0.0)
-        check_float("momentum", momentum, low=0.0)
+        # torch accepts momentum >= 1, but then old gradients never fade and the velocity
+        # grows without bound: refused here (a learner's typo, not an experiment)
+        check_float("momentum", momentum, low=0.0, high=1.0, high_inclusive=False)
         check_float("dampening", dampening, low=0.0, high=1.0)
         check_float("weight_decay", weight_decay, low=0.0)
         if nesterov and (momentum == 0 or dampening != 0):
@@ -116,7 +124,9 @@ class Adam(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         check_float("lr", lr, low=0.0)
-        check_float("eps", eps, low=0.0)
+        # torch accepts eps=0, but a parameter whose gradient has been 0 then gets 0/0 = NaN:
+        # refused here; eps exists precisely to keep that denominator away from zero
+        check_float("eps", eps, low=0.0, low_inclusive=False)
         check_float("weight_decay", weight_decay, low=0.0)
         defaults = dict(lr=lr, betas=_check_betas(betas), eps=eps, weight_decay=weight_decay)
         super().__init__(params, defaults)
@@ -202,8 +212,14 @@ def make_optimizer(model: torch.nn.Module, name: str = "adamw", lr: float = 1e-3
     with its fused kernel: one call updates every tensor, several times faster for small
     models; the same update up to rounding).
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_choice("name", name, OPTIMIZERS)
     check_choice("implementation", implementation, ["course", "torch"])
+    check_float("lr", lr, low=0.0)
+    check_float("weight_decay", weight_decay, low=0.0)
+    check_float("momentum", momentum, low=0.0, high=1.0, high_inclusive=False)
+    _check_betas(betas)
     groups = weight_decay_groups(model, weight_decay)
     if implementation == "course":
         cls, extra = OPTIMIZERS[name], {}

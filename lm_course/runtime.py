@@ -21,6 +21,7 @@ and how fast it goes.
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import time
 from dataclasses import dataclass
@@ -32,7 +33,15 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from lm_course.utils import count_parameters, pick_device
+from lm_course.utils import (
+    check_choice,
+    check_float,
+    check_int,
+    count_parameters,
+    pick_device,
+    remove_stale_temp_files,
+    temp_name,
+)
 
 __all__ = [
     "CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "get_rng_state",
@@ -50,11 +59,15 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """``torch.save`` to a temporary file in the same folder, then rename it over ``path``.
 
     A rename within one filesystem is atomic: a reader sees the old checkpoint or the new
-    one, never half of one, even if the process is killed mid-write.
+    one, never half of one, even if the process is killed mid-write. What such a kill
+    leaves behind (``.ckpt.pt.tmp-PID``, often full size) is removed by the next save to
+    the same path, once process ``PID`` is gone. On a write error (disk full, no
+    permission) the temporary file is removed and the previous checkpoint is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    remove_stale_temp_files(path)
+    tmp = path.with_name(temp_name(path))
     try:
         with open(tmp, "wb") as f:
             torch.save(payload, f)
@@ -74,7 +87,20 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:  # what weights_only refuses: code, foreign objects
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        why = next((ln for ln in lines if "Unsupported" in ln or "GLOBAL" in ln),
+                   lines[0] if lines else type(err).__name__)
+        raise ValueError(f"{path} was refused: it holds objects that weights_only loading "
+                         f"will not run ({why[:120]}); only load checkpoints written by "
+                         f"lm_course") from None
+    except Exception as err:  # truncated, not a torch file at all, damaged zip ...
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        why = f"{type(err).__name__}: {lines[0][:120]}" if lines else type(err).__name__
+        raise ValueError(f"{path} is not a readable checkpoint (truncated or not a torch "
+                         f"file; {why}); train again or restore it from a copy") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an lm_course checkpoint "
                          f"(expected format {CHECKPOINT_FORMAT!r})")
@@ -95,6 +121,12 @@ def get_rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`get_rng_state` captured."""
+    missing = ({"torch", "cuda", "python", "numpy"} - set(state)
+               if isinstance(state, dict) else None)
+    if missing is None or missing:
+        raise ValueError(f"state must be a dict from get_rng_state() with keys torch, cuda, "
+                         f"python, numpy; got {type(state).__name__}"
+                         + (f" without {sorted(missing)}" if missing else ""))
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -161,6 +193,9 @@ def estimate_flops_per_token(model: nn.Module, block_size: int) -> float:
     ``model.config``) the count includes attention over ``block_size`` tokens; for other
     models it is the usual ``6 × parameters`` (2 per multiply-add, × 3 for the backward).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_int("block_size", block_size, min_value=1)
     config = getattr(model, "config", None)
     if config is not None and all(hasattr(config, a) for a in ("n_layer", "n_embd", "vocab_size")):
         from lm_course.transformer import flops_per_token  # chapter 05
@@ -181,13 +216,22 @@ def measure_matmul_flops(device: torch.device | str = "cpu", dtype: str = "float
     Measured once per (device, dtype) and process; a vendor's spec-sheet peak can be passed
     to the trainer instead (``TrainConfig.peak_flops``).
     """
-    device = torch.device(device)
+    check_choice("dtype", dtype, ["float32", "bfloat16"])
+    check_int("size", size, min_value=1)
+    check_float("seconds", seconds, low=0.0, low_inclusive=False)
+    device = pick_device(device) if isinstance(device, str) else device
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device or a name such as 'cpu', "
+                        f"got {type(device).__name__}")
     key = (str(device), dtype)
     if key in _PEAK_CACHE:
         return _PEAK_CACHE[key]
     tdtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
-    a = torch.randn(size, size, device=device, dtype=tdtype)
-    b = torch.randn(size, size, device=device, dtype=tdtype)
+    # its own generator: measuring speed must not move the global random state (dropout
+    # masks after a resume would differ from those of the uninterrupted run)
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=gen).to(device=device, dtype=tdtype)
+    b = torch.randn(size, size, generator=gen).to(device=device, dtype=tdtype)
     a @ b  # warm-up
     best = 0.0
     for _ in range(5):

@@ -56,6 +56,23 @@ def _check_ids(ids: object, vocab_size: int) -> list[int]:
     return out
 
 
+def _check_specials(special_tokens: object) -> list[str]:
+    """A list of distinct, non-empty special-token strings (a lone string is a mistake:
+    ``"<s>"`` would become three one-character specials)."""
+    if isinstance(special_tokens, (str, bytes)) or not isinstance(special_tokens, Iterable):
+        raise TypeError(f"special_tokens must be a list of strings such as ['<s>'], got "
+                        f"{type(special_tokens).__name__} {special_tokens!r}")
+    specials = list(special_tokens)
+    for s in specials:
+        if not isinstance(s, str) or not s:
+            raise ValueError(f"special_tokens must hold non-empty strings, got {s!r}")
+    repeated = sorted({s for s in specials if specials.count(s) > 1})
+    if repeated:
+        raise ValueError(f"special_tokens lists {repeated} more than once; each special "
+                         f"token needs exactly one id")
+    return specials
+
+
 class Tokenizer:
     """The shared interface; subclasses fill in ``train``, ``encode``, ``decode``."""
 
@@ -86,19 +103,45 @@ class Tokenizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tokenizer:
-        """Read a tokenizer written by ``save``; ``Tokenizer.load`` picks the right class."""
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        """Read a tokenizer written by ``save``; ``Tokenizer.load`` picks the right class.
+
+        A file that is not one (not JSON, another kind, damaged fields) raises a
+        ``ValueError`` that names the file.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no tokenizer file at {path}")
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path} is not a tokenizer file (not valid JSON: {err})") from None
         kinds = {c.kind: c for c in (CharTokenizer, WordTokenizer, BPETokenizer)}
-        kind = payload.get("kind")
+        kind = payload.get("kind") if isinstance(payload, dict) else None
         if kind not in kinds:
-            raise ValueError(f"{path} is not a tokenizer file (kind={kind!r})")
+            raise ValueError(f"{path} is not a tokenizer file (kind={kind!r}; expected one of "
+                             f"{sorted(kinds)})")
         target = kinds[kind]
         if cls is not Tokenizer and cls is not target:
             raise ValueError(f"{path} holds a {target.__name__}, not a {cls.__name__}")
         tok = target()
-        tok.special_tokens = {k: int(v) for k, v in payload["special_tokens"].items()}
-        tok._set_state(payload)
+        try:
+            specials = payload.get("special_tokens", {})
+            tok.special_tokens = {str(k): int(v) for k, v in specials.items()}
+            tok._set_state(payload)
+            tok._validate()
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            what = f"missing field {err}" if isinstance(err, KeyError) else str(err)
+            raise ValueError(f"{path} is a damaged {kind} tokenizer file ({what}); "
+                             f"train and save the tokenizer again") from None
         return tok
+
+    def _validate(self) -> None:
+        """Raise ``ValueError`` if the loaded state cannot be a trained tokenizer."""
+        ids = sorted(self.special_tokens.values())
+        first = self.vocab_size - len(ids)
+        if ids != list(range(first, self.vocab_size)):
+            raise ValueError(f"special token ids {ids} must be the last {len(ids)} ids "
+                             f"of the vocabulary")
 
 
 # ----------------------------------------------------------------------------- characters
@@ -145,7 +188,13 @@ class CharTokenizer(Tokenizer):
         return {"chars": self.chars}
 
     def _set_state(self, state: dict) -> None:
-        self.chars = list(state["chars"])
+        chars = state["chars"]
+        if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1
+                                                  for c in chars):
+            raise ValueError("chars must be a list of single characters")
+        if len(set(chars)) != len(chars):
+            raise ValueError("chars holds a character twice")
+        self.chars = list(chars)
         self._index = {c: i for i, c in enumerate(self.chars)}
 
 
@@ -190,6 +239,9 @@ class WordTokenizer(Tokenizer):
             raise ValueError("text has no words to build a vocabulary from")
         kept = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
                 if c >= min_count]
+        if not kept:
+            raise ValueError(f"min_count={min_count} removes every word (the most frequent "
+                             f"word occurs {max(counts.values())} times); lower min_count")
         if max_vocab is not None:
             kept = kept[: max_vocab - 1]
         self._set_state({"words": [self.UNK, *kept], "lowercase": lowercase})
@@ -209,7 +261,11 @@ class WordTokenizer(Tokenizer):
         return {"words": self.words, "lowercase": self.lowercase}
 
     def _set_state(self, state: dict) -> None:
-        self.words = list(state["words"])
+        words = state["words"]
+        if not isinstance(words, list) or not words or words[0] != self.UNK or \
+                not all(isinstance(w, str) for w in words) or len(set(words)) != len(words):
+            raise ValueError(f"words must be a list of distinct strings starting with {self.UNK}")
+        self.words = list(words)
         self.lowercase = bool(state.get("lowercase", True))
         self._index = {w: i for i, w in enumerate(self.words)}
 
@@ -299,7 +355,7 @@ class BPETokenizer(Tokenizer):
         Stops early (with fewer merges) if no pair occurs twice any more.
         """
         _check_text("text", text)
-        specials = list(special_tokens)
+        specials = _check_specials(special_tokens)
         check_int("vocab_size", vocab_size, min_value=256 + len(specials))
         self.pattern, self.merges, self.special_tokens = pattern, [], {}
         self._rebuild()
@@ -396,8 +452,18 @@ class BPETokenizer(Tokenizer):
         return {"merges": [list(p) for p in self.merges], "pattern": self.pattern}
 
     def _set_state(self, state: dict) -> None:
-        self.merges = [tuple(p) for p in state["merges"]]
-        self.pattern = state.get("pattern")
+        merges = [tuple(p) for p in state["merges"]]
+        for k, pair in enumerate(merges):  # merge k may only use bytes and earlier merges
+            if len(pair) != 2 or not all(isinstance(i, int) and 0 <= i < 256 + k for i in pair):
+                raise ValueError(f"merge {k} is {list(pair)}; expected two ids below {256 + k}")
+        pattern = state.get("pattern")
+        if pattern is not None:
+            try:  # a damaged pattern fails here, not at the first encode
+                regex.compile(pattern)
+            except (regex.error, TypeError) as err:
+                raise ValueError(f"pattern {pattern!r} is not a regular expression: {err}"
+                                 ) from None
+        self.merges, self.pattern = merges, pattern
         self._rebuild()
 
 

@@ -47,7 +47,7 @@ from lm_course.runtime import (
     set_rng_state,
     world,
 )
-from lm_course.utils import check_choice, check_float, check_int, check_tensor
+from lm_course.utils import check_choice, check_float, check_int, check_tensor, module_device
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "evaluate_loss", "TinyLM", "RECIPES",
            "Recipe"]
@@ -192,7 +192,7 @@ def evaluate_loss(model: nn.Module, data: Tensor, block_size: int, batch_size: i
     if max_windows is not None:
         x_all, y_all = x_all[:check_int("max_windows", max_windows, min_value=1)], \
             y_all[:max_windows]
-    device = next(model.parameters()).device
+    device = module_device("model", model)
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -230,8 +230,7 @@ class Trainer:
                  config: TrainConfig | None = None, *, out_dir: str | os.PathLike | None = None,
                  on_eval: Callable[[Trainer, dict[str, float]], None] | None = None,
                  extra: dict[str, Any] | None = None) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        module_device("model", model)  # a module with parameters, or a clear error
         self.config = c = TrainConfig() if config is None else config
         if not isinstance(c, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(c).__name__}")
@@ -254,7 +253,7 @@ class Trainer:
             raise ValueError(f"batch_size / grad_accum_steps = {per_step} windows per micro-step "
                              f"must be divisible by the number of processes ({self.world_size})")
         self.micro_batch = per_step // self.world_size
-        self.device = next(model.parameters()).device
+        self.device = module_device("model", model)
         self.model = model  # the plain model: what checkpoints and generation use
         self.ddp_model: nn.Module = model
         if self.world_size > 1:

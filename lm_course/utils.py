@@ -10,8 +10,10 @@ True
 
 from __future__ import annotations
 
+import difflib
 import os
 import random
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -57,9 +59,9 @@ def pick_device(prefer: str | None = None) -> torch.device:
                 f"prefer={prefer!r} is not a device name; expected 'cpu', 'cuda' or 'mps'"
             ) from err
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("prefer='cuda' but no CUDA device is available; use 'cpu'")
+            raise ValueError(f"prefer={prefer!r}: no CUDA device is available; use 'cpu'")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError("prefer='mps' but no Apple MPS device is available; use 'cpu'")
+            raise ValueError(f"prefer={prefer!r}: no Apple MPS device is available; use 'cpu'")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -82,6 +84,22 @@ def count_parameters(model: torch.nn.Module, trainable_only: bool = True) -> int
     return total
 
 
+def module_device(name: str, model: Any) -> torch.device:
+    """The device of ``model``'s parameters; a clear error if it is no module or has none.
+
+    >>> module_device("model", torch.nn.Identity())
+    Traceback (most recent call last):
+    ...
+    ValueError: model has no parameters (got Identity); pass the model to train or run
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    for p in model.parameters():
+        return p.device
+    raise ValueError(f"{name} has no parameters (got {type(model).__name__}); "
+                     f"pass the model to train or run")
+
+
 # ----------------------------------------------------------------------------- quick mode
 
 
@@ -102,12 +120,66 @@ def scaled(full: Any, quick: Any) -> Any:
 # ----------------------------------------------------------------------------- files
 
 
+def temp_name(path: str | os.PathLike) -> str:
+    """The prefix of this process's temporary files for ``path``: ``.NAME.tmp-PID``.
+
+    Every atomic writer of the package names its temporary file this way, so that
+    :func:`remove_stale_temp_files` can tell a dead writer's leftovers from a live one's.
+    """
+    return f".{Path(path).name}.tmp-{os.getpid()}"
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this id runs on this machine (or if that cannot be told)."""
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process, or an id the OS cannot even hold
+    return True
+
+
+def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of ``path`` left by writers that were killed mid-write.
+
+    A killed ``save`` leaves ``.NAME.tmp-PID...`` (often full size) beside ``path``; only
+    files whose process ``PID`` is no longer alive are removed, so a writer that is still
+    running is never disturbed. Returns the removed paths.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".ckpt.pt.tmp-999999999").write_bytes(b"half a checkpoint")
+    >>> [p.name for p in remove_stale_temp_files(folder / "ckpt.pt")]
+    ['.ckpt.pt.tmp-999999999']
+    """
+    path = Path(path)
+    pattern = re.compile(re.escape(f".{path.name}.tmp-") + r"(\d+)(?:\D.*)?")
+    removed = []
+    try:
+        candidates = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for p in candidates:
+        m = pattern.fullmatch(p.name)
+        if m and not pid_alive(int(m.group(1))):
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass  # not ours to remove (permissions): leave it
+    return removed
+
+
 def write_text_atomic(path: str | os.PathLike, text: str, newline: str | None = None) -> Path:
     """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half.
 
     The text goes to a temporary file in the same folder, which is then renamed over
     ``path`` (a rename within one filesystem is atomic). On any error the temporary file is
-    removed and ``path`` is untouched. The result has ordinary ``0644`` permissions.
+    removed and ``path`` is untouched; leftovers of writers killed earlier are removed
+    first (:func:`remove_stale_temp_files`). The result has ordinary ``0644`` permissions.
 
     >>> import tempfile
     >>> p = write_text_atomic(Path(tempfile.mkdtemp()) / "a.txt", "hello")
@@ -115,7 +187,8 @@ def write_text_atomic(path: str | os.PathLike, text: str, newline: str | None = 
     'hello'
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temp_files(path)
+    fd, tmp = tempfile.mkstemp(prefix=temp_name(path) + "-", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
             f.write(text)
@@ -127,8 +200,66 @@ def write_text_atomic(path: str | os.PathLike, text: str, newline: str | None = 
     return path
 
 
+def check_out_dir(name: str, path: Any) -> Path:
+    """Raise unless ``path`` can be a folder to write into: it is a folder already, or it
+    can be made (no regular file on the way, and the nearest existing folder is writable).
+
+    Nothing is created; the check names ``name`` (an argument or a command-line flag).
+
+    >>> import tempfile
+    >>> file = Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> _ = file.write_text("not a folder")
+    >>> check_out_dir("--out", file / "run")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --out=.../notes.txt/run cannot be a folder: ... is a file; choose another folder
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(path).__name__}")
+    if str(path) == "":
+        raise ValueError(f"{name} must not be empty")
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name}={path} is an existing file, not a folder; "
+                         f"choose another folder")
+    parent = path
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"{name}={path} cannot be a folder: {parent} is a file; "
+                         f"choose another folder")
+    if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}={path}: cannot write in {parent} (permission denied); "
+                         f"choose a folder you can write to")
+    return path
+
+
+def check_file(name: str, path: Any) -> Path:
+    """Raise unless ``path`` names an existing regular file (a clear error, not ``OSError``).
+
+    >>> check_file("--checkpoint", "/no/such/ckpt.pt")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: --checkpoint=/no/such/ckpt.pt does not exist
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(path).__name__}")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{name}={path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"{name}={path} is not a file")
+    return path
+
+
 # ----------------------------------------------------------------------------- argument checks
 # One wording for every user error in the package: the argument, the value, what was expected.
+# NaN: every number checked here must be finite (a NaN learning rate or temperature is
+# refused). Tensors are not scanned for NaN on every forward pass (that would cost a sync
+# per layer); instead NaN is caught where it decides something: the training loop stops on
+# a non-finite loss or gradient norm, and sampling and scoring refuse NaN logits.
 
 
 def check_int(name: str, value: Any, *, min_value: int | None = None,
@@ -176,15 +307,40 @@ def check_float(name: str, value: Any, *, low: float | None = None, high: float 
     return value
 
 
+def suggest(value: Any, choices: Iterable[Any]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to a mistyped name, else ``""``.
+
+    >>> suggest("char_cpu", ["tiny", "char-cpu", "char-medium"])
+    " (did you mean 'char-cpu'?)"
+    """
+    if not isinstance(value, str):
+        return ""
+    names = [c for c in choices if isinstance(c, str)]
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in names}
+        close = [lowered[value.lower()]] if value.lower() in lowered else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """Raise unless ``value`` is one of ``choices``.
+    """Raise unless ``value`` is one of ``choices``; a near miss names the closest one.
 
     >>> check_choice("nonlinearity", "tanh", ["tanh", "relu"])
     'tanh'
+    >>> check_choice("nonlinearity", "rleu", ["tanh", "relu"])
+    Traceback (most recent call last):
+    ...
+    ValueError: nonlinearity must be one of ['tanh', 'relu'], got 'rleu' (did you mean 'relu'?)
     """
     choices = list(choices)
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    try:
+        ok = value in choices
+    except TypeError:  # e.g. an unhashable value against dict keys
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}"
+                         f"{suggest(value, choices)}")
     return value
 
 
@@ -213,3 +369,32 @@ def check_tensor(name: str, value: Any, *, ndim: int | Iterable[int] | None = No
     if integer and (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool):
         raise TypeError(f"{name} must be an integer tensor of token ids, got dtype {value.dtype}")
     return value
+
+
+def check_mask(name: str, mask: Any, t_q: int, t_k: int) -> torch.Tensor | None:
+    """Raise unless ``mask`` is ``None``, a boolean mask (True = may attend) or a float bias,
+    broadcastable to (..., t_q, t_k).
+
+    Integer 0/1 masks are refused: added to the scores they would mask nothing, and
+    whether 1 means "attend" or "blocked" differs between libraries. Use ``mask.bool()``.
+
+    >>> check_mask("mask", torch.ones(2, 3, dtype=torch.long), 2, 3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: mask must be a boolean tensor ... got dtype torch.int64; convert ... mask.bool()
+    """
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or None, got {type(mask).__name__}")
+    if mask.dtype != torch.bool and not mask.is_floating_point():
+        raise TypeError(f"{name} must be a boolean tensor (True = may attend) or a float bias, "
+                        f"got dtype {mask.dtype}; convert a 0/1 mask with mask.bool()")
+    if mask.dim() < 2 or any(m not in (1, t) for m, t in zip(mask.shape[-2:], (t_q, t_k),
+                                                              strict=True)):
+        raise ValueError(f"{name} must broadcast to (..., T_q={t_q}, T_k={t_k}), "
+                         f"got shape {tuple(mask.shape)}")
+    if mask.is_floating_point() and torch.isnan(mask).any():
+        raise ValueError(f"{name} holds NaN; a float mask is added to the scores "
+                         f"(0 = keep, -inf = blocked)")
+    return mask
