@@ -1,0 +1,80 @@
+"""The two nbgrader preprocessors the grader plugs in (see ``grading.py``).
+
+* :class:`CapOutputs` runs after execution and again before feedback: every output is cut to
+  ``max_chars`` characters, so a solution that prints 50 MB on one line makes neither a 50 MB
+  graded notebook nor a 50 MB feedback page (nbgrader's own ``LimitOutput`` counts lines only).
+* :class:`HiddenTestResults` runs before nbgrader's ``ClearHiddenTests`` in feedback: a hidden
+  test cell shows the student its score and the error's type and message (the message is the
+  feedback its author wrote), never its traceback, printed output or source.
+
+This module imports nbgrader, so only nbgrader's own processes import it.
+"""
+
+from __future__ import annotations
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Integer
+
+HIDDEN_MARK = "BEGIN HIDDEN TESTS"
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n... output cut: {len(text) - limit:,} more characters ..."
+
+
+class CapOutputs(NbGraderPreprocessor):
+    """Cut every text output of a code cell to ``max_chars``; drop rich outputs past that."""
+
+    max_chars = Integer(10_000, help="characters kept per output (stream, result, error)"
+                        ).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type != "code":
+            return cell, resources
+        limit, kept = self.max_chars, []
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                text = out.text if isinstance(out.text, str) else "".join(out.text)
+                out.text = _cut(text, limit)
+            elif out.output_type == "error":
+                out.evalue = _cut(str(out.evalue), limit)
+                tb, total = [], 0
+                for line in out.traceback:
+                    total += len(line)
+                    if total > limit:
+                        tb.append("... traceback cut ...")
+                        break
+                    tb.append(line)
+                out.traceback = tb
+            else:  # execute_result / display_data
+                data = out.get("data", {})
+                for mime in list(data):
+                    value = data[mime]
+                    text = value if isinstance(value, str) else "".join(value)
+                    if len(text) > limit:
+                        if mime == "text/plain":
+                            data[mime] = _cut(text, limit)
+                        else:  # a huge picture or HTML page: keep the plain-text view only
+                            del data[mime]
+                if not data:
+                    data["text/plain"] = "... output removed: too large ..."
+            kept.append(out)
+        cell.outputs = kept
+        return cell, resources
+
+
+class HiddenTestResults(NbGraderPreprocessor):
+    """In a hidden-test cell keep only the error type and message of its outputs."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type != "code" or HIDDEN_MARK not in cell.source:
+            return cell, resources
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                out.traceback = [f"{out.ename}: {out.evalue}"]
+                kept.append(out)
+        cell.outputs = kept
+        return cell, resources
