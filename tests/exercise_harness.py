@@ -8,7 +8,9 @@ code (each must lose points on that exercise, and only there). Two more students
 half the exercises wrong, alternately (the first student's mistakes on exercises 1, 3, ...,
 the second's on 2, 4, ...): every exercise is then graded once with the others wrong, so a
 mistake that costs points on a *different* exercise is caught. It also checks that the
-release leaks no solution code, no hidden-test code and no outputs.
+release leaks no solution code, no hidden-test code and no outputs, and that every solution
+cell declares what its exercise forbids and the reference solutions break no rule of
+:mod:`lm_course.policy`.
 """
 
 from __future__ import annotations
@@ -112,6 +114,16 @@ def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
     for ex in exs:
         for role in ("visible", "hidden"):
             assert f"{ex}-{role}" in ids, f"{assignment}: exercise {ex!r} has no '{ex}-{role}' cell"
+
+    # the reference solutions keep the rules the grader checks before it runs a submission
+    # (lm_course.policy): no sandbox rule broken, no library function the exercise forbids
+    sandbox, library = grading.policy_violations(source, source)
+    assert not sandbox and not library, f"{assignment}: the solutions break the rules: " \
+                                        f"{sandbox} {library}"
+    for ex in exs:
+        cell = next(c for c in source.cells if _grade_id(c) == f"{ex}-solution")
+        assert "forbidden" in cell.metadata.get("lm_course", {}), \
+            f"{assignment}: {ex}-solution has no metadata lm_course.forbidden (a list, maybe empty)"
 
     # the source scores full marks, the release zero
     for gid, (score, max_score) in scores["source"].items():
