@@ -181,7 +181,7 @@ def scores(assignment: str, course_dir: str | os.PathLike | None = None
             cells = out.setdefault(sub.student_id, {})
             for nb in sub.notebooks:
                 for grade in nb.grades:
-                    cells[grade.name] = (float(grade.score), float(grade.max_score))
+                    cells[grade.name] = (float(grade.score or 0.0), float(grade.max_score))
     return out
 
 

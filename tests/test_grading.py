@@ -303,3 +303,46 @@ def test_unreadable_submissions_are_named_and_explained(tmp_path):
         path.write_bytes(raw)
         nb, reason = grading._read_submission(path)
         assert nb is None and why in reason and "hw.ipynb" in reason, (raw, reason)
+
+
+def test_check_runs_the_visible_tests_and_prints_points_per_exercise(tmp_path, capsys):
+    course = _course(tmp_path)
+    grading.release(course)
+    mine = tmp_path / "mine.ipynb"
+    nb = nbformat.read(course / "release" / "hw" / "hw.ipynb", as_version=4)
+    _set(double=RIGHT["double"], mean="def mean(xs):\n    return sum(xs) / (len(xs) + 1)")(nb)
+    nbformat.write(nb, mine)
+    before = mine.read_bytes()
+    assert cli.main(["check", "hw", "--course", str(course), "--notebook", str(mine)]) == 1
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "passed 1/1 pts" in lines["double"] and "2 more pts" in lines["double"]
+    assert "FAILED 0/1 pts" in lines["mean"]
+    assert "1 of 2 exercises pass their visible tests: 1/2 points" in out
+    assert "AssertionError" in out
+    assert mine.read_bytes() == before  # the learner's file is not touched
+
+    _set(**RIGHT)(nb)
+    nbformat.write(nb, mine)
+    assert cli.main(["check", "hw", "--course", str(course), "--notebook", str(mine)]) == 0
+    assert "2 of 2 exercises pass" in capsys.readouterr().out
+
+    # what the grader would refuse is said before anything runs
+    _set(mean="from statistics import fmean\nmean = fmean", double="import os\ndef double(x):"
+         "\n    return 2 * x")(nb)
+    nbformat.write(nb, mine)
+    assert cli.main(["check", "hw", "--course", str(course), "--notebook", str(mine)]) == 1
+    out = capsys.readouterr().out
+    assert "not run, and would score 0 when graded" in out and "os module" in out
+    assert "scores 0 when graded" in out and "statistics.fmean" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["check", "99"], "matches 0 assignments"),
+    (["check", "hw", "--notebook", "/nonexistent/x.ipynb"], "does not exist"),
+    (["check", "hw2"], "run `lm-course release` first"),
+])
+def test_check_explains_what_it_cannot_check(tmp_path, capsys, argv, message):
+    course = _course(tmp_path)
+    assert cli.main([*argv, "--course", str(course)]) == 2
+    assert message in capsys.readouterr().err
