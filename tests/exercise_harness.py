@@ -11,7 +11,8 @@ mistake that costs points on a *different* exercise is caught. It also checks th
 release leaks no solution code, no hidden-test code and no outputs, and that every solution
 cell declares what its exercise forbids and the reference solutions break no rule of
 :mod:`lm_course.policy`. With ``spec=``, whole classes of wrong solution are made from the
-reference (inputs changed in place, tensors returned for floats: ``SPEC_WRAPPERS``) and each
+reference (inputs changed in place, tensors returned for floats, results cut off from the
+autograd graph: ``SPEC_WRAPPERS``) and each
 listed exercise must catch them.
 """
 
@@ -140,6 +141,20 @@ def _spec_wrap(_f):
             return [tuple(_tensor(x) for x in v) if isinstance(v, tuple) else _tensor(v)
                     for v in _out]
         return _tensor(_out)
+    return _wrapped
+''',
+    # right values cut off from the graph (``torch.tensor(x)``, ``.item()``, ``no_grad``): only
+    # a test that the gradient reaches the inputs it was given catches it
+    "detached": '''
+def _spec_wrap(_f):
+    def _cut(v):
+        return v.detach() if isinstance(v, torch.Tensor) else v
+
+    def _wrapped(*args, **kwargs):
+        _out = _f(*args, **kwargs)
+        if isinstance(_out, tuple):
+            return tuple(_cut(v) for v in _out)
+        return _cut(_out)
     return _wrapped
 ''',
 }
