@@ -428,6 +428,17 @@ def _cell_notes(autograded: Path, exercises: list[Exercise], cell_timeout: float
     return notes
 
 
+def _hit_time_limit(autograded: Path) -> bool:
+    from lm_course.grading_hooks import TIME_LIMIT_ERROR
+
+    try:
+        nb = nbformat.read(autograded, as_version=4)
+    except Exception:  # unreadable: it did not finish properly
+        return True
+    return any(out.get("ename") == TIME_LIMIT_ERROR for c in nb.cells
+               for out in c.get("outputs", []))
+
+
 def _set_zero(db: Path, assignment: str, student: str, grade_ids: set[str]) -> None:
     """Record 0 in the gradebook for these cells (a library rule was broken)."""
     from nbgrader.api import Gradebook
@@ -459,20 +470,24 @@ _GRADING_CONFIG = '''
 
 # ---- added by lm_course.grading for this grading folder
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
-                                    Execute, GetGrades, IgnorePattern, LimitOutput,
-                                    SaveAutoGrades)
+                                    GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from lm_course.grading_hooks import CapOutputs, HiddenTestResults
+from lm_course.grading_hooks import CapOutputs, HiddenTestResults, TimedExecute
 
 c.Execute.timeout = {cell_timeout}
+c.TimedExecute.timeout = {cell_timeout}
+c.TimedExecute.notebook_timeout = {time_limit}
 c.OverwriteCells.add_missing_cells = True
 c.CapOutputs.max_chars = {max_output}
-c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor,
+c.Autograde.autograde_preprocessors = [TimedExecute, IgnorePattern, ClearMetadataPreprocessor,
                                        LimitOutput, CapOutputs, SaveAutoGrades,
                                        AssignLatePenalties, CheckCellMetadata]
 c.GenerateFeedback.preprocessors = [GetGrades, HiddenTestResults, ClearHiddenTests, CapOutputs,
                                     CSSHTMLHeaderPreprocessor]
 '''
+
+
+_STARTUP = 180.0  # seconds allowed on top of the time limit: nbgrader's start, kernel, clean-up
 
 
 def _reachable_sources(folder: Path, assignment: str) -> list[Path]:
@@ -484,13 +499,14 @@ def _reachable_sources(folder: Path, assignment: str) -> list[Path]:
 class _GradingFolder:
     """A course folder in the temp directory holding one assignment's gradebook, no sources."""
 
-    def __init__(self, course: Path, assignment: str, cell_timeout: float, max_output: int):
+    def __init__(self, course: Path, assignment: str, cell_timeout: float, time_limit: float,
+                 max_output: int):
         self.course, self.assignment = course, assignment
         self.root = Path(tempfile.mkdtemp(prefix="lm-grade-")).resolve()
         self.held = Path(tempfile.mkdtemp(prefix="lm-graded-")).resolve()  # graded, set aside
         config = (course / "nbgrader_config.py").read_text()
         config += _GRADING_CONFIG.format(cell_timeout=int(max(1, cell_timeout)),
-                                         max_output=int(max_output))
+                                         time_limit=float(time_limit), max_output=int(max_output))
         (self.root / "nbgrader_config.py").write_text(config)
         if (course / "gradebook.db").exists():
             shutil.copy2(course / "gradebook.db", self.root / "gradebook.db")
@@ -507,6 +523,8 @@ class _GradingFolder:
 
     def autograde(self, student: str, notebooks: list[Path], time_limit: float
                   ) -> subprocess.CompletedProcess:
+        """nbgrader stops running the notebook after ``time_limit`` s of cells; its process
+        (and kernel) are killed if it is still alive ``_STARTUP`` s after that."""
         folder = self.root / "submitted" / student / self.assignment
         folder.mkdir(parents=True)
         for nb in notebooks:
@@ -514,7 +532,7 @@ class _GradingFolder:
         cmd, env = _nbgrader_cmd(["autograde", self.assignment, f"--student={student}",
                                   "--force"], self.root)
         try:
-            return _run_limited(cmd, self.root, env, time_limit)
+            return _run_limited(cmd, self.root, env, time_limit + _STARTUP)
         finally:
             shutil.rmtree(self.root / "submitted" / student, ignore_errors=True)
 
@@ -593,8 +611,8 @@ def _grade_one(folder: _GradingFolder, student: str, sources: dict[str, object],
     graded = [folder.root / "autograded" / student / assignment / p.name for p in paths]
     if proc.returncode == -9:
         out.status = "timeout"
-        out.reason = (f"stopped after the whole-submission limit of {time_limit:g} s (an "
-                      f"endless loop that ignores interrupts?)")
+        out.reason = (f"killed: nbgrader was still running {time_limit + _STARTUP:g} s after "
+                      f"it started")
         return out
     if proc.returncode != 0 or not all(g.exists() for g in graded):
         out.status, out.reason = "error", _failure_reason(log)
@@ -613,6 +631,13 @@ def _grade_one(folder: _GradingFolder, student: str, sources: dict[str, object],
         out.scores[e.name] = (sum(s for s, _ in got), e.max_score)
     for g in graded:
         out.notes.update(_cell_notes(g, exercises, cell_timeout))
+        if _hit_time_limit(g):
+            out.status = "timeout"
+            out.reason = (f"stopped at the whole-submission limit of {time_limit:g} s (an "
+                          f"endless loop that ignores interrupts?); the cells after it were "
+                          f"not run; it scores 0")
+    if out.status == "timeout":  # 0 in the gradebook too, like the other ungradable ones
+        _set_zero(db, assignment, student, {gid for e in exercises for gid in e.grade_ids})
     folder.set_aside(student)
     return out
 
@@ -657,7 +682,7 @@ def grade_class(course_dir: str | os.PathLike | None = None, time_limit: float =
             continue
         sources = {p.name: nbformat.read(p, as_version=4)
                    for p in sorted((course / "source" / assignment).glob("*.ipynb"))}
-        folder = _GradingFolder(course, assignment, cell_timeout, max_output)
+        folder = _GradingFolder(course, assignment, cell_timeout, time_limit, max_output)
         try:
             done: list[Outcome] = []
             for student in students:

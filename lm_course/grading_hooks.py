@@ -1,5 +1,10 @@
-"""The two nbgrader preprocessors the grader plugs in (see ``grading.py``).
+"""The nbgrader preprocessors the grader plugs in (see ``grading.py``).
 
+* :class:`TimedExecute` is nbgrader's ``Execute`` with a time limit for the whole notebook,
+  counted from its first cell (so a slow start on a busy machine costs nothing): each cell may
+  run for its own timeout or what is left, whichever is shorter, and once the time is up the
+  remaining cells are not run but get a ``SubmissionTimeLimit`` error (0 points). An endless
+  loop that swallows the interrupt then costs the limit, not a timeout per remaining cell.
 * :class:`CapOutputs` runs after execution and again before feedback: every output is cut to
   ``max_chars`` characters, so a solution that prints 50 MB on one line makes neither a 50 MB
   graded notebook nor a 50 MB feedback page (nbgrader's own ``LimitOutput`` counts lines only).
@@ -12,10 +17,47 @@ This module imports nbgrader, so only nbgrader's own processes import it.
 
 from __future__ import annotations
 
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Integer
+import math
+import time
+
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Float, Integer
 
 HIDDEN_MARK = "BEGIN HIDDEN TESTS"
+TIME_LIMIT_ERROR = "SubmissionTimeLimit"
+
+
+class TimedExecute(Execute):
+    """``Execute`` with ``notebook_timeout`` seconds for all cells together."""
+
+    notebook_timeout = Float(300.0, help="seconds for the whole notebook, from its first cell"
+                             ).tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._deadline = None
+        return super().preprocess(nb, resources, km=km)
+
+    def _left(self) -> float:
+        if getattr(self, "_deadline", None) is None:
+            self._deadline = time.monotonic() + self.notebook_timeout
+        return self._deadline - time.monotonic()
+
+    def _get_timeout(self, cell):
+        timeout = super()._get_timeout(cell)
+        left = max(1, math.ceil(self._left()))
+        return left if timeout is None else min(timeout, left)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and self._left() <= 0:
+            cell.outputs = [new_output(
+                "error", ename=TIME_LIMIT_ERROR,
+                evalue=f"not run: the notebook used up its {self.notebook_timeout:g} s",
+                traceback=[f"{TIME_LIMIT_ERROR}: not run, the notebook used up its "
+                           f"{self.notebook_timeout:g} s"])]
+            cell.execution_count = None
+            return cell, resources
+        return super().preprocess_cell(cell, resources, index)
 
 
 def _cut(text: str, limit: int) -> str:

@@ -3,6 +3,7 @@ honest class, then a class of broken and hostile submissions next to honest ones
 
 import csv
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from lm_course import cli, grading
 
 ROOT = Path(__file__).resolve().parent.parent
-CELL_TIMEOUT, TIME_LIMIT = 8, 40  # small, so that the endless loops cost little
+CELL_TIMEOUT, TIME_LIMIT = 8, 20  # small, so that the endless loops cost little
 
 
 def _cell(source, grade_id, grade, solution, points=None, forbidden=None):
@@ -150,7 +151,7 @@ def test_release_then_grade_writes_feedback_and_a_grade_table(tmp_path, capsys):
 # of the reason the table must give).
 LOOP_ON_NEGATIVE = "def double(x):\n    while x < 0:\n        pass\n    return 2 * x"
 # Runs when the cell runs: each later cell then waits its whole timeout too (6 cells x 8 s),
-# past the whole-submission limit.
+# so the whole-submission limit (20 s of cells) stops it.
 SWALLOW_INTERRUPT = '''while True:
     try:
         while True:
@@ -346,3 +347,20 @@ def test_check_explains_what_it_cannot_check(tmp_path, capsys, argv, message):
     course = _course(tmp_path)
     assert cli.main([*argv, "--course", str(course)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_process_past_its_limit_is_killed_with_its_children():
+    import sys
+
+    import psutil
+
+    child = ("import subprocess, sys, time; "
+             "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], "
+             "start_new_session=True); print(p.pid, flush=True); time.sleep(120)")
+    start = time.perf_counter()
+    proc = grading._run_limited([sys.executable, "-c", child], Path.cwd(), dict(os.environ), 5)
+    assert proc.returncode == -9 and time.perf_counter() - start < 60
+    grandchild = int(proc.stdout.split()[0])  # in its own session, like a kernel
+    assert not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == "zombie"
+    assert grading._run_limited([sys.executable, "-c", "print(1)"], Path.cwd(),
+                                dict(os.environ), 60).returncode == 0
