@@ -191,6 +191,12 @@ def check_code(code: str, forbidden: Iterable[str] = (),
             found.append(v)
 
     aliases = {**{k: v for k, v in protected.items() if v}, **imported_names(tree)}
+    for node in ast.walk(tree):  # `T = torch.Tensor` makes T another name for it
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            chain = _dotted(node.value)
+            if chain and chain[0] in aliases:
+                aliases[node.targets[0].id] = ".".join([aliases[chain[0]], *chain[1:]])
     last_names = {f.rsplit(".", 1)[-1]: f for f in forbidden}
 
     def check_path(path: str, line: int) -> bool:
@@ -258,8 +264,10 @@ def check_code(code: str, forbidden: Iterable[str] = (),
                         root = sub
                         while isinstance(root, (ast.Attribute, ast.Subscript)):
                             root = root.value
-                        if isinstance(root, ast.Name) and (root.id in aliases
-                                                           or root.id in protected):
+                        dunder = (isinstance(sub, ast.Attribute) and sub.attr.startswith("__")
+                                  and sub.attr.endswith("__"))
+                        if dunder or isinstance(root, ast.Name) and (root.id in aliases
+                                                                     or root.id in protected):
                             add("sandbox", f"changes {ast.unparse(sub)} (line {line}): "
                                            f"solutions may not patch a module or a name the "
                                            f"tests use", line)
