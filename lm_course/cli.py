@@ -82,7 +82,7 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         out = grading.grade_all(args.course, time_limit=args.time_limit,
                                 cell_timeout=args.cell_timeout, progress=progress)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print()

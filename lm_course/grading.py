@@ -682,7 +682,14 @@ def grade_class(course_dir: str | os.PathLike | None = None, time_limit: float =
             continue
         sources = {p.name: nbformat.read(p, as_version=4)
                    for p in sorted((course / "source" / assignment).glob("*.ipynb"))}
-        folder = _GradingFolder(course, assignment, cell_timeout, time_limit, max_output)
+        try:
+            folder = _GradingFolder(course, assignment, cell_timeout, time_limit, max_output)
+        except RuntimeError as err:  # the assignment itself cannot be generated
+            first = str(err).strip().splitlines()[0][:300]
+            for student in students:
+                outcomes.append(Outcome(student, assignment, "error",
+                                        f"the assignment could not be prepared: {first}"))
+            continue
         try:
             done: list[Outcome] = []
             for student in students:
