@@ -428,15 +428,17 @@ def _cell_notes(autograded: Path, exercises: list[Exercise], cell_timeout: float
     return notes
 
 
-def _hit_time_limit(autograded: Path) -> bool:
-    from lm_course.grading_hooks import TIME_LIMIT_ERROR
-
+def _time_limit_message(autograded: Path) -> str | None:
+    """Why ``grading_hooks.TimedExecute`` stopped running the notebook, or None."""
     try:
         nb = nbformat.read(autograded, as_version=4)
     except Exception:  # unreadable: it did not finish properly
-        return True
-    return any(out.get("ename") == TIME_LIMIT_ERROR for c in nb.cells
-               for out in c.get("outputs", []))
+        return "the graded notebook cannot be read"
+    for c in nb.cells:
+        for out in c.get("outputs", []):
+            if out.get("ename") == "SubmissionTimeLimit":  # grading_hooks.TIME_LIMIT_ERROR
+                return str(out.get("evalue", ""))
+    return None
 
 
 def _set_zero(db: Path, assignment: str, student: str, grade_ids: set[str]) -> None:
@@ -631,11 +633,10 @@ def _grade_one(folder: _GradingFolder, student: str, sources: dict[str, object],
         out.scores[e.name] = (sum(s for s, _ in got), e.max_score)
     for g in graded:
         out.notes.update(_cell_notes(g, exercises, cell_timeout))
-        if _hit_time_limit(g):
+        stopped = _time_limit_message(g)
+        if stopped is not None:
             out.status = "timeout"
-            out.reason = (f"stopped at the whole-submission limit of {time_limit:g} s (an "
-                          f"endless loop that ignores interrupts?); the cells after it were "
-                          f"not run; it scores 0")
+            out.reason = f"stopped ({stopped}); it scores 0"
     if out.status == "timeout":  # 0 in the gradebook too, like the other ungradable ones
         _set_zero(db, assignment, student, {gid for e in exercises for gid in e.grade_ids})
     folder.set_aside(student)

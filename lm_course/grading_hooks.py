@@ -3,8 +3,9 @@
 * :class:`TimedExecute` is nbgrader's ``Execute`` with a time limit for the whole notebook,
   counted from its first cell (so a slow start on a busy machine costs nothing): each cell may
   run for its own timeout or what is left, whichever is shorter, and once the time is up the
-  remaining cells are not run but get a ``SubmissionTimeLimit`` error (0 points). An endless
-  loop that swallows the interrupt then costs the limit, not a timeout per remaining cell.
+  remaining cells are not run but get a ``SubmissionTimeLimit`` error (0 points). A kernel
+  that does not answer even after the interrupt (a loop that catches ``KeyboardInterrupt``)
+  stops the run the same way, instead of costing a timeout per remaining cell or failing.
 * :class:`CapOutputs` runs after execution and again before feedback: every output is cut to
   ``max_chars`` characters, so a solution that prints 50 MB on one line makes neither a 50 MB
   graded notebook nor a 50 MB feedback page (nbgrader's own ``LimitOutput`` counts lines only).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import math
 import time
 
+from nbclient.exceptions import CellTimeoutError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Float, Integer
@@ -52,12 +54,21 @@ class TimedExecute(Execute):
         if cell.cell_type == "code" and self._left() <= 0:
             cell.outputs = [new_output(
                 "error", ename=TIME_LIMIT_ERROR,
-                evalue=f"not run: the notebook used up its {self.notebook_timeout:g} s",
+                evalue=f"not run: the notebook used up its {self.notebook_timeout:g} s "
+                       f"(the whole-submission limit)",
                 traceback=[f"{TIME_LIMIT_ERROR}: not run, the notebook used up its "
                            f"{self.notebook_timeout:g} s"])]
             cell.execution_count = None
             return cell, resources
-        return super().preprocess_cell(cell, resources, index)
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except CellTimeoutError:  # no answer even after the interrupt: run nothing more
+            self._deadline = time.monotonic()
+            why = ("the kernel did not answer after it was interrupted (a loop that catches "
+                   "KeyboardInterrupt?); the cells after this one were not run")
+            cell.outputs.append(new_output("error", ename=TIME_LIMIT_ERROR, evalue=why,
+                                           traceback=[f"{TIME_LIMIT_ERROR}: {why}"]))
+            return cell, resources
 
 
 def _cut(text: str, limit: int) -> str:

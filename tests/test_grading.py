@@ -150,8 +150,8 @@ def test_release_then_grade_writes_feedback_and_a_grade_table(tmp_path, capsys):
 # The class: (student, what they handed in, expected total on hw, expected status, and a piece
 # of the reason the table must give).
 LOOP_ON_NEGATIVE = "def double(x):\n    while x < 0:\n        pass\n    return 2 * x"
-# Runs when the cell runs: each later cell then waits its whole timeout too (6 cells x 8 s),
-# so the whole-submission limit (20 s of cells) stops it.
+# Runs when the cell runs, and catches the interrupt sent at the cell's timeout: the kernel
+# never answers again, and the grader runs no more cells.
 SWALLOW_INTERRUPT = '''while True:
     try:
         while True:
@@ -186,7 +186,11 @@ HOSTILE = {
                     mean="from statistics import fmean\ndef mean(xs):\n    return fmean(xs)"),
                1.0, "forbidden", "double-hidden: ran past the 8 s per-cell limit"),
     "stubborn": (_set(double=SWALLOW_INTERRUPT, mean=RIGHT["mean"]), 0.0, "timeout",
-                 "whole-submission limit"),
+                 "catches KeyboardInterrupt"),
+    # every cell under the per-cell limit, all of them together past the whole-submission one
+    "slow": (_set(double="import time\ntime.sleep(7)\ndef double(x):\n    time.sleep(7)\n"
+                         "    return 2 * x", mean=RIGHT["mean"]), 0.0, "timeout",
+             "whole-submission limit"),
     "walker": (_set(double=WALK_UP), 0.0, "rejected", "pathlib"),
     "patcher": (_set(double=RIGHT["double"], mean=PATCH_ISCLOSE), 0.0, "rejected",
                 "changes math.isclose"),
