@@ -6,7 +6,8 @@
     lm-course data list                                    the dataset registry
     lm-course data download NAME                           fetch and verify a dataset ahead
     lm-course release                                      nbgrader: student versions
-    lm-course grade                                        nbgrader: autograde, feedback, CSV
+    lm-course grade [--time-limit 300] [--cell-timeout 60] nbgrader: autograde, feedback, CSV
+    lm-course check 03 [--notebook my.ipynb]               self-study: run the visible tests
     lm-course train / generate                             (chapter 06-07) train and sample
 """
 
@@ -98,13 +99,34 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    def progress(o: grading.Outcome) -> None:
+        score = f"{o.total[0]:g}/{o.total[1]:g}" if o.status == "graded" else "0"
+        print(f"  {o.student}/{o.assignment}: {score} ({o.status}, {o.seconds:.0f} s)",
+              flush=True)
+
     try:
-        out = grading.grade_all(args.course)
-    except (FileNotFoundError, ValueError) as err:
+        out = grading.grade_all(args.course, time_limit=args.time_limit,
+                                cell_timeout=args.cell_timeout, progress=progress)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {out} and feedback/ HTML")
+    print()
+    print((out.parent / "grading-report.txt").read_text(), end="")
+    print(f"\nwrote {out}, {out.parent / 'grading-report.txt'} and feedback/ HTML")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from lm_course import selfcheck
+
+    try:
+        result = selfcheck.check(args.chapter, notebook=args.notebook, course_dir=args.course,
+                                 timeout=args.cell_timeout)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(selfcheck.summary(result), end="")
+    return 0 if result.all_passed else 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,6 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--course", default=str(grading.DEFAULT_COURSE),
                        help="nbgrader course folder")
         p.set_defaults(func=func)
+        if name == "grade":
+            p.add_argument("--time-limit", type=float, default=300.0,
+                           help="seconds for one whole submission (default 300)")
+            p.add_argument("--cell-timeout", type=float, default=60.0,
+                           help="seconds for one cell (default 60)")
+
+    p = sub.add_parser("check", help="run the visible tests of a released exercise notebook "
+                                     "and print the points per exercise")
+    p.add_argument("chapter", help="chapter number or assignment name, e.g. 03 or 03_lstm")
+    p.add_argument("--notebook", help="your notebook (default: exercises/release/<a>/<a>.ipynb)")
+    p.add_argument("--course", default=str(grading.DEFAULT_COURSE),
+                   help="nbgrader course folder")
+    p.add_argument("--cell-timeout", type=float, default=60.0, help="seconds for one cell")
+    p.set_defaults(func=_check)
 
     # chapters 06-07 add `train` and `generate`
     if importlib.util.find_spec("lm_course.cli_lm") is not None:

@@ -8,7 +8,12 @@ code (each must lose points on that exercise, and only there). Two more students
 half the exercises wrong, alternately (the first student's mistakes on exercises 1, 3, ...,
 the second's on 2, 4, ...): every exercise is then graded once with the others wrong, so a
 mistake that costs points on a *different* exercise is caught. It also checks that the
-release leaks no solution code, no hidden-test code and no outputs.
+release leaks no solution code, no hidden-test code and no outputs, and that every solution
+cell declares what its exercise forbids and the reference solutions break no rule of
+:mod:`lm_course.policy`. With ``spec=``, whole classes of wrong solution are made from the
+reference (inputs changed in place, tensors returned for floats, results cut off from the
+autograd graph: ``SPEC_WRAPPERS``) and each
+listed exercise must catch them.
 """
 
 from __future__ import annotations
@@ -96,22 +101,120 @@ def with_half_wrong_students(exercises: list[str], mistakes: dict[str, dict[str,
     return {**mistakes, "half_odd": odd, "half_even": even}
 
 
+# Wrong solutions of a whole class, made from the reference: the right answer, but a spec
+# broken in a way equal values hide. ``_spec_wrap`` wraps every function the solution cell
+# defines; the harness checks the exercise's tests notice.
+SPEC_WRAPPERS = {
+    # computes the right answer, then changes its inputs in place (``logits.masked_fill_``,
+    # ``merges.append``, clipping the caller's gradients): tests must check inputs unchanged
+    "mutates_inputs": '''
+def _spec_wrap(_f):
+    def _wrapped(*args, **kwargs):
+        _out = _f(*args, **kwargs)
+        for _a in [*args, *kwargs.values()]:
+            _items = _a if isinstance(_a, (list, tuple)) else [_a]
+            for _t in _items:
+                if isinstance(_t, torch.Tensor) and _t.numel() and not _t.requires_grad:
+                    if _t.dtype == torch.bool:
+                        _t.logical_not_()
+                    else:
+                        _t.add_(1)
+            if isinstance(_a, list) and _a and not isinstance(_a[0], torch.Tensor):
+                _a.append(_a[0])
+            elif isinstance(_a, dict) and _a:
+                _a.pop(next(iter(_a)))
+        return _out
+    return _wrapped
+''',
+    # returns 0-dim tensors where Python floats are promised (``torch.cos`` for ``math.cos``):
+    # equal values, so only a type check catches it
+    "tensor_for_float": '''
+def _spec_wrap(_f):
+    def _tensor(v):
+        return torch.tensor(v) if isinstance(v, float) else v
+
+    def _wrapped(*args, **kwargs):
+        _out = _f(*args, **kwargs)
+        if isinstance(_out, tuple):
+            return tuple(_tensor(v) for v in _out)
+        if isinstance(_out, list):
+            return [tuple(_tensor(x) for x in v) if isinstance(v, tuple) else _tensor(v)
+                    for v in _out]
+        return _tensor(_out)
+    return _wrapped
+''',
+    # right values cut off from the graph (``torch.tensor(x)``, ``.item()``, ``no_grad``): only
+    # a test that the gradient reaches the inputs it was given catches it
+    "detached": '''
+def _spec_wrap(_f):
+    def _cut(v):
+        return v.detach() if isinstance(v, torch.Tensor) else v
+
+    def _wrapped(*args, **kwargs):
+        _out = _f(*args, **kwargs)
+        if isinstance(_out, tuple):
+            return tuple(_cut(v) for v in _out)
+        return _cut(_out)
+    return _wrapped
+''',
+}
+
+
+def spec_mistakes(source, spec: dict[str, list[str]]) -> dict[str, dict[str, str]]:
+    """One fake student per class of ``spec`` (``{class: [exercises]}``, classes from
+    ``SPEC_WRAPPERS``): each listed exercise's reference solution, wrapped."""
+    import ast
+
+    out: dict[str, dict[str, str]] = {}
+    cells = {_grade_id(c): c for c in source.cells}
+    for kind, exercises in spec.items():
+        if kind not in SPEC_WRAPPERS:
+            raise AssertionError(f"spec class {kind!r} is not one of {sorted(SPEC_WRAPPERS)}")
+        wrong = {}
+        for ex in exercises:
+            code = "\n".join(line for line in cells[f"{ex}-solution"].source.splitlines()
+                             if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+            names = [n.name for n in ast.parse(code).body if isinstance(n, ast.FunctionDef)]
+            wrong[ex] = (code + "\n" + SPEC_WRAPPERS[kind] + "\n"
+                         + "\n".join(f"{n} = _spec_wrap({n})" for n in names) + "\n")
+        out[f"spec_{kind}"] = wrong
+    return out
+
+
 def _exercise_score(cells: dict[str, tuple[float, float]], ex: str) -> tuple[float, float]:
     got = [v for k, v in cells.items() if k.rsplit("-", 1)[0] == ex]
     return sum(s for s, _ in got), sum(m for _, m in got)
 
 
 def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
-                     min_exercises: int = 3, min_mistakes: int = 2) -> dict:
-    """Assert the whole contract of an assignment (see the module doc); return the report."""
-    exs = exercises_of(nbformat.read(_notebook(COURSE / "source" / assignment), as_version=4))
-    report = grade_assignment(assignment, with_half_wrong_students(exs, mistakes))
+                     min_exercises: int = 3, min_mistakes: int = 2,
+                     spec: dict[str, list[str]] | None = None) -> dict:
+    """Assert the whole contract of an assignment (see the module doc); return the report.
+
+    ``spec``: ``{class: [exercises]}``, whole classes of wrong solution made from the reference
+    (see ``SPEC_WRAPPERS``) that each listed exercise's tests must catch.
+    """
+    source_nb = nbformat.read(_notebook(COURSE / "source" / assignment), as_version=4)
+    exs = exercises_of(source_nb)
+    generated = spec_mistakes(source_nb, spec or {})
+    everyone = with_half_wrong_students(exs, mistakes)
+    report = grade_assignment(assignment, {**everyone, **generated})
     source, release, scores = report["source"], report["release"], report["scores"]
     assert len(exs) >= min_exercises, f"{assignment}: {len(exs)} exercises, want >= {min_exercises}"
     ids = [_grade_id(c) for c in source.cells]
     for ex in exs:
         for role in ("visible", "hidden"):
             assert f"{ex}-{role}" in ids, f"{assignment}: exercise {ex!r} has no '{ex}-{role}' cell"
+
+    # the reference solutions keep the rules the grader checks before it runs a submission
+    # (lm_course.policy): no sandbox rule broken, no library function the exercise forbids
+    sandbox, library = grading.policy_violations(source, source)
+    assert not sandbox and not library, f"{assignment}: the solutions break the rules: " \
+                                        f"{sandbox} {library}"
+    for ex in exs:
+        cell = next(c for c in source.cells if _grade_id(c) == f"{ex}-solution")
+        assert "forbidden" in cell.metadata.get("lm_course", {}), \
+            f"{assignment}: {ex}-solution has no metadata lm_course.forbidden (a list, maybe empty)"
 
     # the source scores full marks, the release zero
     for gid, (score, max_score) in scores["source"].items():
@@ -135,7 +238,7 @@ def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
 
     # every mistake loses points on its exercise, and only there
     covered = dict.fromkeys(exs, 0)
-    for student, wrong in with_half_wrong_students(exs, mistakes).items():
+    for student, wrong in {**everyone, **generated}.items():
         for ex in exs:
             score, max_score = _exercise_score(scores[student], ex)
             if ex in wrong:

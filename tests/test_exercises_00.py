@@ -133,5 +133,11 @@ def make_windows(ids, block_size):
 }
 
 
+# Whole classes of wrong solution made from the reference (exercise_harness.SPEC_WRAPPERS):
+# the tests of these exercises catch inputs changed in place and tensors returned for floats.
+SPEC = {"mutates_inputs": ["bpe_encode", "char_codec", "bigram", "windows"],
+        "tensor_for_float": ["bigram"]}
+
+
 def test_exercises_00():
-    check_assignment(ASSIGNMENT, MISTAKES)
+    check_assignment(ASSIGNMENT, MISTAKES, spec=SPEC)

@@ -74,5 +74,9 @@ def beam_step(beam_scores, next_log_probs, k):
 }
 
 
+# Whole classes of wrong solution made from the reference (exercise_harness.SPEC_WRAPPERS).
+SPEC = {"mutates_inputs": ["temperature", "top_k", "top_p", "beam_step"]}
+
+
 def test_exercises_07():
-    check_assignment(ASSIGNMENT, MISTAKES)
+    check_assignment(ASSIGNMENT, MISTAKES, spec=SPEC)
