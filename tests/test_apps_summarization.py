@@ -17,7 +17,7 @@ from lm_course.apps.summarization import (
     rouge_with_ci,
     top_k,
 )
-from lm_course.metrics import rouge_pair
+from lm_course.metrics import bootstrap_ci, rouge, rouge_pair
 
 SENTS = ["Odd opening remark about weather .", "We propose a neural parser .",
          "It is trained on treebanks .", "The parser outperforms all baselines .",
@@ -111,6 +111,13 @@ def test_rouge_with_ci_brackets_the_point():
     out = rouge_with_ci(hyps, refs, n_resamples=200)
     for t, (point, low, high) in out.items():
         assert low <= point <= high and low < high, t
+
+        def corpus_f1(r, h, t=t):
+            return rouge(h, r, types=(t,), use_stemmer=True)[t].f1
+
+        # resampling per-pair F1s = rescoring each resample with corpus ROUGE
+        slow = bootstrap_ci(corpus_f1, refs, hyps, n_resamples=200)
+        assert (point, low, high) == pytest.approx(slow, abs=1e-12), t
     assert out["rouge1"][0] == pytest.approx(
         sum(rouge_pair(h, r, use_stemmer=True)["rouge1"].f1
             for h, r in zip(hyps, refs, strict=True)) / 12)
@@ -135,6 +142,7 @@ def test_rouge_with_ci_brackets_the_point():
     (lambda: extract_papers([], "outcome", "best", 1), ValueError, "method must be one of"),
     (lambda: extract_papers([], "outcome", "centroid", 1), ValueError, "needs centroid"),
     (lambda: extract_papers([], "outcome", "supervised", 1), ValueError, "needs scorer"),
+    (lambda: rouge_with_ci(["a b"], ["a", "b"]), ValueError, "equal length, got 1 and 2"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):

@@ -173,7 +173,7 @@ OTHER_ROWS = [
     (["run", "--out", "{file}"], "file", 2, "--out", "existing file"),
     (["run", "--only", "zz", "--out", "{tmp}/b"], None, 2, "only=['zz']", "matches no notebook"),
     (["slides", "--out", "{file}/x"], "file", 2, "--out", "is a file"),
-    (["data", "download", "nope"], None, 2, "argument name", "invalid choice"),
+    (["data", "download", "nope"], None, 2, "'nope'", "did you mean"),
     (["data", "fetch"], None, 2, "data_command", "invalid choice"),
     (["grade", "--course", "{tmp}/nowhere"], None, 1, "nowhere", "not an nbgrader course"),
     (["release", "--course", "{tmp}/nowhere"], None, 1, "nowhere", "not an nbgrader course"),
