@@ -299,15 +299,28 @@ class BPETokenizer(Tokenizer):
         Stops early (with fewer merges) if no pair occurs twice any more.
         """
         _check_text("text", text)
+        if isinstance(special_tokens, str):
+            raise TypeError("special_tokens must be a sequence of strings, got one str "
+                            f"{special_tokens!r} (wrap it in a list)")
         specials = list(special_tokens)
+        for s in specials:
+            if not isinstance(s, str):
+                raise TypeError(f"special_tokens must hold strings, got {type(s).__name__} {s!r}")
+            if not s:
+                raise ValueError(f"special_tokens must hold non-empty strings, got {s!r}")
+        if len(set(specials)) != len(specials):
+            raise ValueError(f"special_tokens must be distinct, got {specials!r}")
         check_int("vocab_size", vocab_size, min_value=256 + len(specials))
         self.pattern, self.merges, self.special_tokens = pattern, [], {}
         self._rebuild()
-        if specials:  # never learn merges across (or inside) special tokens
-            text = re.sub("|".join(map(re.escape, specials)), " ", text)
+        # Split at the special tokens exactly as ``encode`` does, and pre-tokenise each piece
+        # on its own: no merge is learned across (or inside) a special token, and none from
+        # text that is not there (replacing them by a space would invent " y" in "x<s>y").
+        longest_first = sorted(specials, key=len, reverse=True)
+        parts = re.split("|".join(map(re.escape, longest_first)), text) if specials else [text]
 
         # unique chunks with their counts: BPE over 30k distinct words, not 1M characters
-        chunk_counts = Counter(self._chunks(text))
+        chunk_counts = Counter(c for part in parts for c in self._chunks(part) if c)
         words = [list(w.encode("utf-8")) for w in chunk_counts]  # (unique chunks) as byte ids
         freq = list(chunk_counts.values())
         pair_count: Counter[tuple[int, int]] = Counter()
