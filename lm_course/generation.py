@@ -13,8 +13,14 @@ tensor([[2., 1., -inf, -inf]])
 >>> apply_repetition_penalty(logits, torch.tensor([[0, 3]]), 2.0)
 tensor([[ 1.,  1.,  0., -2.]])
 
-With a KV cache (:class:`lm_course.transformer.KVCache`), each new token costs one
-forward pass over *one* position instead of over the whole sequence so far.
+With a KV cache (:class:`lm_course.transformer.KVCache`), each new token runs the model on
+*one* position instead of on the whole sequence so far; its query still attends to every
+cached key, so attention work per step grows with the length, but the projections and MLPs of
+earlier positions are never recomputed. Inside the model's context (``block_size`` tokens,
+prompt included) cached and uncached decoding give the same logits. Past it they are two
+different approximations and may choose different tokens: without the cache every step sees the
+last ``block_size`` tokens; with it, a full cache is rebuilt from the last ``block_size // 2``
+tokens and then grows again (see :class:`_Stepper`).
 """
 
 from __future__ import annotations
@@ -63,9 +69,12 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
 
     Sort by probability; a token is kept if the probability mass *before* it is still
     below ``p``, so the token that crosses the threshold is kept too (and the top token
-    always is). ``p = 1`` keeps every token.
+    always is). ``p = 1`` keeps every token: it is answered before any sum, because a
+    float32 cumulative sum can round up to 1 while tokens of the tail are still to come.
     """
     check_float("top_p", p, low=0.0, high=1.0, low_inclusive=False)
+    if p == 1.0:
+        return logits.clone()
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (..., V)
     probs = F.softmax(sorted_logits.float(), dim=-1)
     mass_before = torch.cumsum(probs, dim=-1) - probs  # exclusive cumulative sum
@@ -192,8 +201,10 @@ class _Stepper:
 
     Without a cache, every call runs the whole sequence (cropped to the last
     ``block_size`` tokens). With one, only the new tokens run; when the cache is full it
-    is rebuilt from the last ``block_size // 2`` tokens (a sliding window), so decoding
-    can go on past the context length.
+    is rebuilt from the last ``block_size // 2`` tokens and grows again, so decoding can go
+    on past the context length at a fraction of the cost. The two agree exactly while the
+    sequence fits in the context; past it they condition on different windows (and, with
+    learned positions, on different position numbers), so their tokens can diverge.
     """
 
     def __init__(self, model: nn.Module, use_cache: bool, batch_size: int) -> None:
@@ -239,10 +250,12 @@ def generate(model: nn.Module, prompt: Any, max_new_tokens: int, *, temperature:
 
     ``prompt``: a list of ids or 1-D tensor (returns one list), or a batch: a (B, T)
     tensor or a list of id lists of *different lengths* (returns a list of lists). A batch
-    runs as one (B, ·) forward pass per step: shorter prompts are fed their own remaining
-    prompt tokens while longer ones catch up, so every row gets exactly what it would get
-    alone (no padding needed). Prompts longer than the model's context are cropped to
-    their last ``block_size`` tokens for the model (the returned sequence keeps them all).
+    runs as one (B, ·) forward pass per step, starting at the length of the shortest
+    prompt: while the shortest rows already generate, the longer prompts are fed their own
+    remaining prompt tokens one at a time, so no padding is needed and every row gets
+    exactly what it would get alone (inside the context; see :class:`_Stepper` for
+    decoding past it). Prompts longer than the model's context are cropped to their last
+    ``block_size`` tokens for the model (the returned sequence keeps them all).
     Generation stops at ``max_new_tokens`` or just before a stop sequence (which is not
     included in the output). ``use_cache=False`` recomputes every step (slow, for
     checking). ``generator`` makes sampling reproducible.
