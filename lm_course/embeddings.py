@@ -381,6 +381,10 @@ def train_word2vec(sentences: Sentences, config: Word2VecConfig | None = None, *
     jobs = [part for _ in range(cfg.epochs) for part in _chunks(sent, cfg.chunk_words)]
     job_words = np.array([p.stop - p.start for p in jobs]) * raw_words / len(ids)
     job_start = np.cumsum(job_words) - job_words  # raw words processed before each job
+    # whole-word progress marks that end exactly at ``total`` (rounding each job's own share
+    # would overshoot it, and tqdm shows an overshot total as "?")
+    marks = np.round(np.r_[job_start, total]).astype(np.int64)
+    marks[-1] = total
     bar = tqdm(total=total, unit="word", unit_scale=True, disable=not progress, desc=cfg.arch)
 
     def run(job: int) -> list[tuple[float, float]]:
@@ -403,7 +407,7 @@ def train_word2vec(sentences: Sentences, config: Word2VecConfig | None = None, *
                 end = job_start[job] + job_words[job] * min(b + cfg.batch_size, n) / n
                 points.append((float(end), loss_sum / count))
                 loss_sum, count = 0.0, 0
-        bar.update(round(job_words[job]))
+        bar.update(int(marks[job + 1] - marks[job]))
         return points
 
     with _one_torch_thread(), ThreadPoolExecutor(cfg.workers) as pool:
