@@ -17,6 +17,7 @@ from lm_course.generation import (
     apply_repetition_penalty,
     apply_temperature,
     beam_search,
+    block_repeated_ngrams,
     generate,
     generate_text,
     sample_next,
@@ -152,6 +153,41 @@ def test_repetition_penalty_matches_definition():
     # when another loses more)
     assert probs_after[0, :2].sum() < probs_before[0, :2].sum()
     assert torch.equal(apply_repetition_penalty(logits, prev, 1.0), logits)
+
+
+def test_ngram_blocking_matches_its_definition():
+    prev = torch.tensor([[1, 2, 3, 1, 2], [4, 4, 4, 4, 0]])
+    logits = torch.arange(6.0).expand(2, 6).contiguous()
+    before = logits.clone()
+    got = block_repeated_ngrams(logits, prev, 3)
+    # row 0 ends in (1, 2), which was followed by 3; row 1 ends in (4, 0): never seen before
+    assert torch.isinf(got).tolist() == [[False] * 3 + [True] + [False] * 2, [False] * 6]
+    assert torch.equal(logits, before)  # input unchanged
+    got2 = block_repeated_ngrams(logits, prev, 2)  # row 1 ends in 0: never followed
+    assert torch.isinf(got2[0]).nonzero().flatten().tolist() == [3]  # 2 was followed by 3
+    assert torch.isinf(block_repeated_ngrams(logits, prev, 1)).tolist() == [
+        [False, True, True, True, False, False], [True, False, False, False, True, False]]
+    assert torch.equal(block_repeated_ngrams(logits, prev, 0), logits)
+    assert torch.equal(block_repeated_ngrams(logits, prev, 6), logits)  # longer than the text
+    every = torch.tensor([[0, 1, 0]])  # n = 1 with every token of a 2-token vocabulary seen
+    assert torch.equal(block_repeated_ngrams(torch.zeros(1, 2), every, 1), torch.zeros(1, 2))
+
+
+def test_ngram_blocking_stops_a_greedy_loop():
+    table = counter()  # greedy counts 0, 1, ..., 9, 0, 1, ...: every trigram repeats
+    out = generate(table, [0], 30, greedy=True, use_cache=False, no_repeat_ngram_size=3)
+    grams = [tuple(out[i:i + 3]) for i in range(len(out) - 2)]
+    assert len(grams) == len(set(grams)) == 29
+    looped = generate(table, [0], 30, greedy=True, use_cache=False)
+    assert len({tuple(looped[i:i + 3]) for i in range(29)}) == 10
+    # the first 10 new tokens repeat nothing, so they are the unblocked ones
+    assert out[:11] == looped[:11]
+    batch = generate(table, [[0], [5, 6]], 12, greedy=True, use_cache=False,
+                     no_repeat_ngram_size=2)
+    for row, p in zip(batch, ([0], [5, 6]), strict=True):
+        assert row == generate(table, p, 12, greedy=True, use_cache=False,
+                               no_repeat_ngram_size=2)
+        assert len({tuple(row[i:i + 2]) for i in range(len(row) - 1)}) == len(row) - 1
 
 
 def test_sampling_follows_the_filtered_distribution():
@@ -404,6 +440,9 @@ def test_bad_input_is_rejected_clearly():
         generate(model, [1], 5, repetition_penalty=0.0)
     with pytest.raises(ValueError, match="new_kv_cache"):
         generate(counter(), [1], 5)
+    for bad in (-1, 1.5, True):
+        with pytest.raises((ValueError, TypeError), match="no_repeat_ngram_size"):
+            generate(model, [1], 5, no_repeat_ngram_size=bad)
     with pytest.raises(ValueError, match="empty sequence"):
         generate(model, [1], 5, stop_sequences=[[]])
     with pytest.raises(ValueError, match="num_beams"):
