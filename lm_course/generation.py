@@ -37,7 +37,8 @@ from lm_course.utils import check_float, check_int, check_tensor
 
 __all__ = [
     "apply_temperature", "top_k_filter", "top_p_filter", "apply_repetition_penalty",
-    "block_repeated_ngrams", "sample_next", "generate", "beam_search", "generate_text", "sequence_logprob",
+    "block_repeated_ngrams", "sample_next", "generate", "beam_search", "generate_text",
+    "sequence_logprob",
 ]
 
 
