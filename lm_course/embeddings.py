@@ -335,6 +335,7 @@ class TrainResult:
     words_seen: list[int] = field(default_factory=list)
     seconds: float = 0.0
     words_per_second: float = 0.0  # raw corpus words x epochs / seconds (gensim's convention)
+    chunk_starts: list[int] = field(default_factory=list)  # words seen when each chunk began
 
 
 @contextmanager
@@ -417,7 +418,8 @@ def train_word2vec(sentences: Sentences, config: Word2VecConfig | None = None, *
     seconds = time.perf_counter() - start
     wv = WordVectors(model.in_embed.weight.detach().clone(), vocab.words)
     return TrainResult(model, vocab, wv, [loss for _, loss in points],
-                       [round(w) for w, _ in points], seconds, total / seconds)
+                       [round(w) for w, _ in points], seconds, total / seconds,
+                       [int(m) for m in marks[:-1]])
 
 
 # ----------------------------------------------------------------------------- GloVe

@@ -287,6 +287,10 @@ def test_word2vec_with_two_worker_threads_learns_too():
     assert _group_gap(result.wv, topics) > 0.5
     assert result.words_seen == sorted(result.words_seen)
     assert result.words_seen[-1] == pytest.approx(3 * 6000, rel=0.01)
+    # chunks of ~1000 words (cut at sentence ends), 6 per epoch, in order, starting at 0
+    starts = result.chunk_starts
+    assert len(starts) == 18 and starts[0] == 0 and starts == sorted(set(starts))
+    assert all(900 <= b - a <= 1100 for a, b in zip(starts, starts[1:], strict=False))
 
 
 def test_word2vec_progress_bar_ends_exactly_at_its_total(monkeypatch):
