@@ -629,7 +629,7 @@ _DATE_FORMATS = [
 
 
 def _make_dates(rng: random.Random) -> tuple[str, str]:
-    ordinal = rng.randint(719163, 767010)  # 1970-01-01 .. 2100-12-31 as proleptic ordinals
+    ordinal = rng.randint(719163, 767010)  # 1970-01-01 .. 2101-01-01 inclusive: 47,848 days
     import datetime as _dt
 
     date = _dt.date.fromordinal(ordinal)

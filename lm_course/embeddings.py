@@ -335,6 +335,7 @@ class TrainResult:
     words_seen: list[int] = field(default_factory=list)
     seconds: float = 0.0
     words_per_second: float = 0.0  # raw corpus words x epochs / seconds (gensim's convention)
+    chunk_starts: list[int] = field(default_factory=list)  # words seen when each chunk began
 
 
 @contextmanager
@@ -385,6 +386,10 @@ def train_word2vec(sentences: Sentences, config: Word2VecConfig | None = None, *
     jobs = [part for _ in range(cfg.epochs) for part in _chunks(sent, cfg.chunk_words)]
     job_words = np.array([p.stop - p.start for p in jobs]) * raw_words / len(ids)
     job_start = np.cumsum(job_words) - job_words  # raw words processed before each job
+    # whole-word progress marks that end exactly at ``total`` (rounding each job's own share
+    # would overshoot it, and tqdm shows an overshot total as "?")
+    marks = np.round(np.r_[job_start, total]).astype(np.int64)
+    marks[-1] = total
     bar = tqdm(total=total, unit="word", unit_scale=True, disable=not progress, desc=cfg.arch)
 
     def run(job: int) -> list[tuple[float, float]]:
@@ -407,7 +412,7 @@ def train_word2vec(sentences: Sentences, config: Word2VecConfig | None = None, *
                 end = job_start[job] + job_words[job] * min(b + cfg.batch_size, n) / n
                 points.append((float(end), loss_sum / count))
                 loss_sum, count = 0.0, 0
-        bar.update(round(job_words[job]))
+        bar.update(int(marks[job + 1] - marks[job]))
         return points
 
     with _one_torch_thread(), ThreadPoolExecutor(cfg.workers) as pool:
@@ -420,7 +425,8 @@ def train_word2vec(sentences: Sentences, config: Word2VecConfig | None = None, *
     seconds = time.perf_counter() - start
     wv = WordVectors(model.in_embed.weight.detach().clone(), vocab.words)
     return TrainResult(model, vocab, wv, [loss for _, loss in points],
-                       [round(w) for w, _ in points], seconds, total / seconds)
+                       [round(w) for w, _ in points], seconds, total / seconds,
+                       [int(m) for m in marks[:-1]])
 
 
 # ----------------------------------------------------------------------------- GloVe

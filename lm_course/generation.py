@@ -1,5 +1,6 @@
 """From logits to text: greedy decoding, temperature, top-k and top-p sampling, repetition
-penalty, stop sequences, length-normalised beam search, batches, and the KV cache.
+penalty, n-gram blocking, stop sequences, length-normalised beam search, batches, and the KV
+cache.
 
 A language model gives, at each step, logits over the vocabulary for the next token.
 Decoding turns them into one token, appends it, and asks again. The filters below reshape
@@ -13,8 +14,14 @@ tensor([[2., 1., -inf, -inf]])
 >>> apply_repetition_penalty(logits, torch.tensor([[0, 3]]), 2.0)
 tensor([[ 1.,  1.,  0., -2.]])
 
-With a KV cache (:class:`lm_course.transformer.KVCache`), each new token costs one
-forward pass over *one* position instead of over the whole sequence so far.
+With a KV cache (:class:`lm_course.transformer.KVCache`), each new token runs the model on
+*one* position instead of on the whole sequence so far; its query still attends to every
+cached key, so attention work per step grows with the length, but the projections and MLPs of
+earlier positions are never recomputed. Inside the model's context (``block_size`` tokens,
+prompt included) cached and uncached decoding give the same logits. Past it they are two
+different approximations and may choose different tokens: without the cache every step sees the
+last ``block_size`` tokens; with it, a full cache is rebuilt from the last ``block_size // 2``
+tokens and then grows again (see :class:`_Stepper`).
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from lm_course.utils import check_float, check_int, check_tensor, module_device
 
 __all__ = [
     "apply_temperature", "top_k_filter", "top_p_filter", "apply_repetition_penalty",
-    "sample_next", "generate", "beam_search", "generate_text", "sequence_logprob",
+    "block_repeated_ngrams", "sample_next", "generate", "beam_search", "generate_text",
+    "sequence_logprob",
 ]
 
 
@@ -63,9 +71,12 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
 
     Sort by probability; a token is kept if the probability mass *before* it is still
     below ``p``, so the token that crosses the threshold is kept too (and the top token
-    always is). ``p = 1`` keeps every token.
+    always is). ``p = 1`` keeps every token: it is answered before any sum, because a
+    float32 cumulative sum can round up to 1 while tokens of the tail are still to come.
     """
     check_float("top_p", p, low=0.0, high=1.0, low_inclusive=False)
+    if p == 1.0:
+        return logits.clone()
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (..., V)
     probs = F.softmax(sorted_logits.float(), dim=-1)
     mass_before = torch.cumsum(probs, dim=-1) - probs  # exclusive cumulative sum
@@ -90,8 +101,35 @@ def apply_repetition_penalty(logits: Tensor, previous: Tensor, penalty: float) -
     return logits.scatter(-1, previous, seen)
 
 
+def block_repeated_ngrams(logits: Tensor, previous: Tensor, n: int) -> Tensor:
+    """Forbid (``-inf``) every token that would repeat an ``n``-gram already in ``previous``.
+
+    For each row, the last ``n - 1`` tokens of ``previous`` (B, S) are looked up in the row;
+    every token that followed them before is banned, so no ``n``-gram can occur twice. Unlike
+    a repetition penalty, this bans *sequences*, not single tokens, so it also works when
+    the tokens are characters (all of which are "seen" after a few words). ``n = 0``
+    disables it. A row whose every token is banned is left as it was.
+
+    >>> block_repeated_ngrams(torch.zeros(1, 4), torch.tensor([[1, 2, 3, 1, 2]]), 3)
+    tensor([[0., 0., 0., -inf]])
+    """
+    check_int("no_repeat_ngram_size", n, min_value=0)
+    check_tensor("previous", previous, ndim=2, integer=True)
+    if n == 0 or previous.size(1) < n:
+        return logits
+    grams = previous.unfold(1, n, 1)  # (B, S - n + 1, n) every n-gram so far
+    prefix = previous[:, previous.size(1) - (n - 1):]  # (B, n - 1) what a new token would extend
+    match = (grams[:, :, :-1] == prefix[:, None, :]).all(-1)  # (B, S - n + 1)
+    banned = torch.zeros_like(logits, dtype=torch.float32)  # (B, V)
+    banned.scatter_add_(-1, grams[:, :, -1], match.float())  # count, so duplicates stay banned
+    banned = banned > 0
+    banned &= ~banned.all(-1, keepdim=True)  # never ban everything
+    return logits.masked_fill(banned, float("-inf"))
+
+
 def _check_sampling(temperature: float, top_k: int | None, top_p: float | None,
-                    repetition_penalty: float, greedy: bool) -> None:
+                    repetition_penalty: float, greedy: bool,
+                    no_repeat_ngram_size: int = 0) -> None:
     if not isinstance(greedy, bool):
         raise TypeError(f"greedy must be True or False, got {greedy!r}")
     if not greedy:
@@ -105,18 +143,20 @@ def _check_sampling(temperature: float, top_k: int | None, top_p: float | None,
     if top_p is not None:
         check_float("top_p", top_p, low=0.0, high=1.0, low_inclusive=False)
     check_float("repetition_penalty", repetition_penalty, low=0.0, low_inclusive=False)
+    check_int("no_repeat_ngram_size", no_repeat_ngram_size, min_value=0)
 
 
 def sample_next(logits: Tensor, *, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, greedy: bool = False,
                 previous: Tensor | None = None, repetition_penalty: float = 1.0,
+                no_repeat_ngram_size: int = 0,
                 generator: torch.Generator | None = None) -> Tensor:
     """One next token per row of ``logits`` (B, V) -> (B,).
 
-    Order: repetition penalty, then greedy argmax, or temperature -> top-k -> top-p ->
-    softmax -> draw.
+    Order: repetition penalty and n-gram blocking (both need ``previous``), then greedy
+    argmax, or temperature -> top-k -> top-p -> softmax -> draw.
     """
-    _check_sampling(temperature, top_k, top_p, repetition_penalty, greedy)
+    _check_sampling(temperature, top_k, top_p, repetition_penalty, greedy, no_repeat_ngram_size)
     check_tensor("logits", logits, ndim=2, floating=True)
     if torch.isnan(logits).any() or torch.isposinf(logits).any():
         raise ValueError("logits hold NaN or +inf: the model's output is broken (check the "
@@ -124,6 +164,7 @@ def sample_next(logits: Tensor, *, temperature: float = 1.0, top_k: int | None =
     logits = logits.float()
     if previous is not None:
         logits = apply_repetition_penalty(logits, previous, repetition_penalty)
+        logits = block_repeated_ngrams(logits, previous, no_repeat_ngram_size)
     if greedy:
         return logits.argmax(dim=-1)
     logits = apply_temperature(logits, temperature)
@@ -195,8 +236,10 @@ class _Stepper:
 
     Without a cache, every call runs the whole sequence (cropped to the last
     ``block_size`` tokens). With one, only the new tokens run; when the cache is full it
-    is rebuilt from the last ``block_size // 2`` tokens (a sliding window), so decoding
-    can go on past the context length.
+    is rebuilt from the last ``block_size // 2`` tokens and grows again, so decoding can go
+    on past the context length at a fraction of the cost. The two agree exactly while the
+    sequence fits in the context; past it they condition on different windows (and, with
+    learned positions, on different position numbers), so their tokens can diverge.
     """
 
     def __init__(self, model: nn.Module, use_cache: bool, batch_size: int) -> None:
@@ -235,23 +278,27 @@ class _Stepper:
 @torch.no_grad()
 def generate(model: nn.Module, prompt: Any, max_new_tokens: int, *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
-             repetition_penalty: float = 1.0,
+             repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0,
              stop_sequences: Sequence[Sequence[int]] | None = None, use_cache: bool = True,
              generator: torch.Generator | None = None) -> list[int] | list[list[int]]:
     """Continue ``prompt`` by up to ``max_new_tokens`` tokens; return prompt + continuation.
 
     ``prompt``: a list of ids or 1-D tensor (returns one list), or a batch: a (B, T)
     tensor or a list of id lists of *different lengths* (returns a list of lists). A batch
-    runs as one (B, ·) forward pass per step: shorter prompts are fed their own remaining
-    prompt tokens while longer ones catch up, so every row gets exactly what it would get
-    alone (no padding needed). Prompts longer than the model's context are cropped to
-    their last ``block_size`` tokens for the model (the returned sequence keeps them all).
+    runs as one (B, ·) forward pass per step, starting at the length of the shortest
+    prompt: while the shortest rows already generate, the longer prompts are fed their own
+    remaining prompt tokens one at a time, so no padding is needed and every row gets
+    exactly what it would get alone (inside the context; see :class:`_Stepper` for
+    decoding past it). Prompts longer than the model's context are cropped to their last
+    ``block_size`` tokens for the model (the returned sequence keeps them all).
     Generation stops at ``max_new_tokens`` or just before a stop sequence (which is not
-    included in the output). ``use_cache=False`` recomputes every step (slow, for
-    checking). ``generator`` makes sampling reproducible.
+    included in the output). ``no_repeat_ngram_size = n > 0`` never lets an ``n``-gram of
+    the row (prompt included) occur twice (:func:`block_repeated_ngrams`).
+    ``use_cache=False`` recomputes every step (slow, for checking). ``generator`` makes
+    sampling reproducible.
     """
     check_int("max_new_tokens", max_new_tokens, min_value=0)
-    _check_sampling(temperature, top_k, top_p, repetition_penalty, greedy)
+    _check_sampling(temperature, top_k, top_p, repetition_penalty, greedy, no_repeat_ngram_size)
     rows, single = _as_prompts(prompt)
     _check_ids(rows, _vocab(model))
     stops = _check_stops(stop_sequences)
@@ -273,6 +320,7 @@ def generate(model: nn.Module, prompt: Any, max_new_tokens: int, *, temperature:
     for t in range(start, total):
         sampled = sample_next(logits, temperature=temperature, top_k=top_k, top_p=top_p,
                               greedy=greedy, previous=seq, repetition_penalty=repetition_penalty,
+                              no_repeat_ngram_size=no_repeat_ngram_size,
                               generator=generator)  # (B,)
         column = sampled.clone()
         for b in range(B):

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def _axes(ax, figsize=(6, 4)):
@@ -24,12 +25,28 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
+def moving_average(values, window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` values, over fewer at the start (same length).
+
+    >>> moving_average([1.0, 3.0, 5.0, 7.0], 2).tolist()
+    [1.0, 2.0, 4.0, 6.0]
+    """
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be an int >= 1, got {window!r}")
+    v = _to_numpy(values)
+    sums = np.cumsum(np.concatenate([[0.0], v]))
+    counts = np.minimum(np.arange(1, len(v) + 1), window)
+    return (sums[1:] - sums[np.arange(1, len(v) + 1) - counts]) / counts
+
+
 def plot_curves(curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]],
                 xlabel: str = "step", ylabel: str = "loss", title: str | None = None,
                 ax=None, logy: bool = False, smooth: int = 1):
     """One line per entry of ``curves``: values (x = 0, 1, ...) or an ``(xs, ys)`` pair.
 
-    ``smooth > 1`` draws a moving average of that many points over a faint raw line.
+    ``smooth > 1`` draws a trailing moving average of up to that many points over a faint
+    raw line; the first points average what exists so far, so the curve starts at the first
+    step instead of ``smooth - 1`` steps late.
     """
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError("curves must be a non-empty dict of name -> values or (xs, ys)")
@@ -40,11 +57,9 @@ def plot_curves(curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Se
         else:
             ys = _to_numpy(c)
             xs = np.arange(len(ys))
-        if smooth > 1 and len(ys) >= smooth:
+        if smooth > 1 and len(ys) > 1:
             (line,) = ax.plot(xs, ys, alpha=0.25)
-            kernel = np.ones(smooth) / smooth
-            ax.plot(xs[smooth - 1:], np.convolve(ys, kernel, mode="valid"), label=name,
-                    color=line.get_color())
+            ax.plot(xs, moving_average(ys, smooth), label=name, color=line.get_color())
         else:
             ax.plot(xs, ys, label=name)
     ax.set_xlabel(xlabel)
@@ -73,8 +88,12 @@ def plot_heatmap(matrix, xlabels: Sequence[str] | None = None,
     im = ax.imshow(m, cmap=cmap, aspect="auto")
     if xlabels is not None:
         ax.set_xticks(range(len(xlabels)), labels=list(xlabels), rotation=90)
+    else:  # rows and columns are whole positions: no 0.5 ticks
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if ylabels is not None:
         ax.set_yticks(range(len(ylabels)), labels=list(ylabels))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if annotate:
         mid = (np.nanmax(m) + np.nanmin(m)) / 2
         for i in range(m.shape[0]):
@@ -86,6 +105,9 @@ def plot_heatmap(matrix, xlabels: Sequence[str] | None = None,
     if colorbar:
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return ax
+
+
+_METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
 
 
 def plot_embedding_2d(vectors, labels: Sequence[str], groups: Sequence[str] | None = None,
@@ -119,5 +141,5 @@ def plot_embedding_2d(vectors, labels: Sequence[str], groups: Sequence[str] | No
         ax.legend(fontsize=8)
     for (px, py), label in zip(xy, labels, strict=True):
         ax.annotate(label, (px, py), fontsize=8, xytext=(3, 3), textcoords="offset points")
-    ax.set_title(f"{method.upper()} projection")
+    ax.set_title(f"{_METHOD_NAMES[method]} projection")
     return ax

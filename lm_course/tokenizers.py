@@ -64,7 +64,9 @@ def _check_specials(special_tokens: object) -> list[str]:
                         f"{type(special_tokens).__name__} {special_tokens!r}")
     specials = list(special_tokens)
     for s in specials:
-        if not isinstance(s, str) or not s:
+        if not isinstance(s, str):
+            raise TypeError(f"special_tokens must hold strings, got {type(s).__name__} {s!r}")
+        if not s:
             raise ValueError(f"special_tokens must hold non-empty strings, got {s!r}")
     repeated = sorted({s for s in specials if specials.count(s) > 1})
     if repeated:
@@ -359,11 +361,14 @@ class BPETokenizer(Tokenizer):
         check_int("vocab_size", vocab_size, min_value=256 + len(specials))
         self.pattern, self.merges, self.special_tokens = pattern, [], {}
         self._rebuild()
-        if specials:  # never learn merges across (or inside) special tokens
-            text = re.sub("|".join(map(re.escape, specials)), " ", text)
+        # Split at the special tokens exactly as ``encode`` does, and pre-tokenise each piece
+        # on its own: no merge is learned across (or inside) a special token, and none from
+        # text that is not there (replacing them by a space would invent " y" in "x<s>y").
+        longest_first = sorted(specials, key=len, reverse=True)
+        parts = re.split("|".join(map(re.escape, longest_first)), text) if specials else [text]
 
         # unique chunks with their counts: BPE over 30k distinct words, not 1M characters
-        chunk_counts = Counter(self._chunks(text))
+        chunk_counts = Counter(c for part in parts for c in self._chunks(part) if c)
         words = [list(w.encode("utf-8")) for w in chunk_counts]  # (unique chunks) as byte ids
         freq = list(chunk_counts.values())
         pair_count: Counter[tuple[int, int]] = Counter()

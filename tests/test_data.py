@@ -56,6 +56,20 @@ def test_generated_pairs_are_deterministic_and_correct():
     assert all(s == t for s, t in data.load_pairs("copy", n=20))
 
 
+def test_dates_span_1970_to_2101_01_01_inclusive():
+    """The range chapter 04 quotes (47,848 dates, log2 = 15.5 bits): every draw lies in it
+    and a large sample reaches both ends of it."""
+    import datetime
+    import random
+
+    first, last = datetime.date(1970, 1, 1), datetime.date(2101, 1, 1)
+    assert last.toordinal() - first.toordinal() + 1 == 47_848
+    rng = random.Random(0)
+    dates = [datetime.date.fromisoformat(data._make_dates(rng)[1]) for _ in range(20_000)]
+    assert min(dates) >= first and max(dates) <= last
+    assert (min(dates) - first).days < 30 and (last - max(dates)).days < 30
+
+
 @pytest.mark.parametrize("call, err, msg", [
     (lambda: data.load_text("shakespeare"), ValueError, "not a known dataset"),
     (lambda: data.load_text("wordsim353"), ValueError, "not a text corpus"),

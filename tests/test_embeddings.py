@@ -287,6 +287,38 @@ def test_word2vec_with_two_worker_threads_learns_too():
     assert _group_gap(result.wv, topics) > 0.5
     assert result.words_seen == sorted(result.words_seen)
     assert result.words_seen[-1] == pytest.approx(3 * 6000, rel=0.01)
+    # chunks of ~1000 words (cut at sentence ends), 6 per epoch, in order, starting at 0
+    starts = result.chunk_starts
+    assert len(starts) == 18 and starts[0] == 0 and starts == sorted(set(starts))
+    assert all(900 <= b - a <= 1100 for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_word2vec_progress_bar_ends_exactly_at_its_total(monkeypatch):
+    # min_count drops words, so each job's share of the raw words is fractional: rounded
+    # per-job updates used to overshoot the total (tqdm then prints "2.29M/?")
+    class Bar:
+        bars = []
+
+        def __init__(self, total, **kwargs):
+            self.total, self.n = total, 0
+            Bar.bars.append(self)
+
+        def update(self, n):
+            assert n >= 0
+            self.n += n
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr("lm_course.embeddings.tqdm", Bar)
+    sents, _ = _topic_corpus(n_sentences=90)
+    sents = [s + ["rare" + str(k)] * (k % 3) for k, s in enumerate(sents)]  # dropped words
+    cfg = Word2VecConfig(dim=8, window=2, min_count=2, epochs=3, chunk_words=37, sample=0,
+                         workers=2)
+    train_word2vec(sents, cfg, progress=True)
+    (bar,) = Bar.bars
+    assert bar.total == 3 * sum(len(s) for s in sents)
+    assert bar.n == bar.total
 
 
 @pytest.mark.parametrize("field, value, error", [

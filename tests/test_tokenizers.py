@@ -74,6 +74,29 @@ def test_special_tokens(corpus):
     assert eot not in tok.encode("<|endoftext|>", allowed_special=False)
 
 
+def test_training_splits_at_special_tokens_like_encode():
+    # "x <|endoftext|>y": the text holds "x", " " and "y", never the chunk " y"; replacing the
+    # special token by a space (the old behaviour) made BPE learn " y" from text that is not there
+    eot = "<|endoftext|>"
+    text = ("x " + eot + "y") * 50
+    tok = BPETokenizer().train(text, vocab_size=300, special_tokens=[eot])
+    learned = [tok.token_bytes(256 + k) for k in range(len(tok.merges))]
+    assert learned, "some merge should be learned ('yx' occurs 49 times)"
+    assert all(b" y" not in t and b"<" not in t and b"|" not in t for t in learned), learned
+    # with no pre-tokeniser the special token is the only boundary: same merges as BPE on the
+    # pieces between the special tokens (the textbook trainer, the pieces as its chunks)
+    pieces = ["aab ab", "ab", "b aab", "aab ab"]
+    tok = BPETokenizer().train(eot.join(pieces), vocab_size=270, special_tokens=[eot],
+                               pattern=None)
+    assert tok.merges == textbook_bpe_merges("|".join(pieces), 14, pattern=r"[^|]+")
+    spaced = BPETokenizer().train(" ".join(pieces), vocab_size=270, pattern=None)
+    assert tok.merges != spaced.merges  # the old rule (a space for each special) differs here
+    # training and encoding agree: the training text encodes with no merge across eot
+    ids = tok.encode(eot.join(pieces))
+    assert ids.count(tok.special_tokens[eot]) == len(pieces) - 1
+    assert tok.decode(ids) == eot.join(pieces)
+
+
 def test_word_tokenizer_unknowns_and_limits(corpus):
     tok = WordTokenizer().train(corpus, min_count=3)
     assert tok.words[0] == "<unk>"
@@ -110,6 +133,14 @@ def test_save_load_is_plain_json_and_exact(tok, tmp_path):
     (lambda: BPETokenizer().train("abc", vocab_size=256, special_tokens=["<s>"]), ValueError,
      "vocab_size must be >= 257"),
     (lambda: BPETokenizer().train(b"abc", vocab_size=300), TypeError, "text must be str"),
+    (lambda: BPETokenizer().train("abc", vocab_size=300, special_tokens="<s>"), TypeError,
+     "special_tokens must be a list of strings such as"),
+    (lambda: BPETokenizer().train("abc", vocab_size=300, special_tokens=[""]), ValueError,
+     "special_tokens must hold non-empty strings, got ''"),
+    (lambda: BPETokenizer().train("abc", vocab_size=300, special_tokens=["<s>", 3]), TypeError,
+     "special_tokens must hold strings, got int 3"),
+    (lambda: BPETokenizer().train("abc", vocab_size=300, special_tokens=["<s>", "<s>"]),
+     ValueError, r"special_tokens lists \['<s>'\] more than once"),
     (lambda: BPETokenizer().encode(None), TypeError, "text must be str"),
     (lambda: BPETokenizer().decode([256]), ValueError, r"id 256 is not in the vocabulary"),
     (lambda: BPETokenizer().decode([-1]), ValueError, "not in the vocabulary"),
