@@ -7,8 +7,9 @@ keep the ``k`` best, print them in document order. Only the scorer changes:
 - ``lead``: earlier is better (position alone, the classic news baseline);
 - ``centroid``: closeness of the sentence's TF-IDF vector to the paper's mean vector;
 - ``supervised``: a logistic regression trained on the sentences annotators highlighted;
-- ``oracle``: the sentences that maximise ROUGE against the reference itself — it cheats by
-  reading the answer, so it is the ceiling no extract of that length can beat.
+- ``oracle``: the sentences that maximise ROUGE against the reference itself, found
+  greedily — it cheats by reading the answer, so it is the ceiling (exact for one sentence;
+  for more, greedy is the standard approximation of the best extract).
 
 >>> sents = ["We study parsing .", "Parsing is hard .", "Our parser wins ."]
 >>> lead_k(sents, 2)
