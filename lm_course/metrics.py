@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from lm_course.metrics_classification import (
     PRF,
+    _as_list,
     accuracy,
     bio_spans,
     precision_recall_f1,
@@ -123,15 +124,6 @@ def perplexity_from_logits(logits: torch.Tensor, targets: torch.Tensor,
 # metrics (BLEU, span F1) are resampled correctly -- not averaged per sentence.
 
 
-def _as_items(name: str, values: Any) -> list:
-    if hasattr(values, "tolist") and not isinstance(values, (str, bytes)):
-        values = values.tolist()  # NumPy arrays and torch tensors
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise TypeError(f"{name} must be a sequence of items (one per example), got "
-                        f"{type(values).__name__}")
-    return list(values)
-
-
 def _score(metric: Callable[[Sequence, Sequence], float], y_true: list, y_pred: list) -> float:
     value = metric(y_true, y_pred)
     if isinstance(value, torch.Tensor) and value.numel() == 1:
@@ -157,7 +149,8 @@ def _check_bootstrap(metric: Any, n_resamples: Any, seed: Any, **named: Any) -> 
                         f"{type(metric).__name__}")
     check_int("n_resamples", n_resamples, min_value=1)
     check_int("seed", seed, min_value=0)
-    items = [_as_items(name, values) for name, values in named.items()]
+    items = [_as_list(name, values, "of items (one per example)")
+             for name, values in named.items()]
     names = list(named)
     if not items[0]:
         raise ValueError(f"{names[0]} is empty: there is nothing to resample")

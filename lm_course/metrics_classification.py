@@ -71,13 +71,12 @@ def _mean_prf(scores: list[PRF], weights: list[int] | None = None) -> PRF:
 # ----------------------------------------------------------------------------- class labels
 
 
-def _as_list(name: str, values: Any) -> list:
+def _as_list(name: str, values: Any, what: str = "(list, tuple, array) of labels") -> list:
     """A list from a list, tuple, NumPy array or tensor; a clear error for anything else."""
     if hasattr(values, "tolist") and not isinstance(values, (str, bytes)):
         values = values.tolist()  # NumPy arrays and torch tensors
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise TypeError(f"{name} must be a sequence (list, tuple, array) of labels, "
-                        f"got {type(values).__name__}")
+        raise TypeError(f"{name} must be a sequence {what}, got {type(values).__name__}")
     return list(values)
 
 
