@@ -215,8 +215,29 @@ def _autocast(device: torch.device, dtype: str):
 # ----------------------------------------------------------------------------- the trainer
 
 
+def _windows(data: Tensor, targets: Tensor | None, n: int, block_size: int,
+             generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """``n`` random windows of ``data`` (``get_batch``); with ``targets``, the targets come
+    from that stream at the same places (the sampler is replayed from the same state)."""
+    if targets is None:
+        return get_batch(data, n, block_size, generator=generator)
+    state = generator.get_state()
+    x, _ = get_batch(data, n, block_size, generator=generator)
+    after = generator.get_state()
+    generator.set_state(state)
+    _, y = get_batch(targets, n, block_size, generator=generator)  # (n, T) may hold -100
+    generator.set_state(after)
+    return x, y
+
+
 class Trainer:
     """Trains ``model`` on a 1-D tensor of token ids; see :class:`TrainConfig`.
+
+    ``train_targets`` / ``val_targets`` (optional, 1-D, the length of their data) say what
+    to predict at each position instead of the data itself; ``-100`` there drops the
+    position from the loss. Fine-tuning a chat model on its assistant's turns only passes
+    the token stream with its user tokens set to ``-100``
+    (:func:`lm_course.apps.dialogue.chat_stream`).
 
     ``fit()`` runs to ``config.max_steps`` (or to ``until``), ``evaluate()`` measures the
     held-out loss, ``save(path)``/``load(path)`` checkpoint everything needed to continue
@@ -229,7 +250,8 @@ class Trainer:
     def __init__(self, model: nn.Module, train_data: Tensor, val_data: Tensor | None = None,
                  config: TrainConfig | None = None, *, out_dir: str | os.PathLike | None = None,
                  on_eval: Callable[[Trainer, dict[str, float]], None] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+                 extra: dict[str, Any] | None = None, train_targets: Tensor | None = None,
+                 val_targets: Tensor | None = None) -> None:
         module_device("model", model)  # a module with parameters, or a clear error
         self.config = c = TrainConfig() if config is None else config
         if not isinstance(c, TrainConfig):
@@ -243,6 +265,19 @@ class Trainer:
             if len(val_data) < c.block_size + 1:
                 raise ValueError(f"val_data has {len(val_data)} tokens, fewer than "
                                  f"block_size + 1 = {c.block_size + 1}")
+        for name, targets, data in (("train_targets", train_targets, train_data),
+                                    ("val_targets", val_targets, val_data)):
+            if targets is None:
+                continue
+            if data is None:
+                raise ValueError(f"{name} needs the data it belongs to; got no val_data")
+            check_tensor(name, targets, ndim=1, integer=True)
+            if targets.shape != data.shape:
+                raise ValueError(f"{name} must have the shape of its data {tuple(data.shape)}, "
+                                 f"got {tuple(targets.shape)}")
+            if not bool((targets != -100).any()):
+                raise ValueError(f"{name} is -100 everywhere: no position is left to learn "
+                                 f"from or to measure")
         model_block = getattr(getattr(model, "config", None), "block_size", None)
         if model_block is not None and c.block_size > model_block:
             raise ValueError(f"block_size={c.block_size} is longer than the model's context "
@@ -260,6 +295,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
         self.train_data, self.val_data = train_data, val_data
+        self.train_targets, self.val_targets = train_targets, val_targets
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.on_eval = on_eval
         self.extra = dict(extra or {})
@@ -277,9 +313,9 @@ class Trainer:
         eval_gen = torch.Generator().manual_seed(c.seed + 1)  # a fixed evaluation sample
         n_eval = c.eval_batches * c.batch_size
         self._val_windows = (None if val_data is None else
-                             get_batch(val_data, n_eval, c.block_size, generator=eval_gen))
-        self._train_windows = (get_batch(train_data, n_eval, c.block_size, generator=eval_gen)
-                               if c.eval_train else None)
+                             _windows(val_data, val_targets, n_eval, c.block_size, eval_gen))
+        self._train_windows = (_windows(train_data, train_targets, n_eval, c.block_size,
+                                        eval_gen) if c.eval_train else None)
 
     # -------------------------------------------------------------- one step
 
@@ -289,8 +325,8 @@ class Trainer:
 
     def _batch(self) -> tuple[Tensor, Tensor]:
         """This step's global batch (identical on every rank), (batch_size, block_size)."""
-        return get_batch(self.train_data, self.config.batch_size, self.config.block_size,
-                         generator=self.generator)
+        return _windows(self.train_data, self.train_targets, self.config.batch_size,
+                        self.config.block_size, self.generator)
 
     def train_step(self) -> dict[str, float]:
         """One optimiser step over ``batch_size`` windows; returns loss, lr and grad norm."""
@@ -304,6 +340,10 @@ class Trainer:
             start = (micro * self.world_size + self.rank) * self.micro_batch
             x = x_all[start:start + self.micro_batch].to(self.device)  # (b, T)
             y = y_all[start:start + self.micro_batch].to(self.device)  # (b, T)
+            if self.train_targets is not None and not bool((y != -100).any()):
+                raise ValueError(f"step {self.step + 1}: every target of a micro-batch is -100 "
+                                 f"(nothing to learn from); use longer windows (block_size) "
+                                 f"or more windows per micro-batch")
             last = micro == c.grad_accum_steps - 1
             sync = nullcontext() if last or self.world_size == 1 else self.ddp_model.no_sync()
             with sync:
@@ -348,9 +388,12 @@ class Trainer:
         for i in range(lo, hi, self.config.batch_size):
             j = min(i + self.config.batch_size, hi)
             x, y = x_all[i:j].to(self.device), y_all[i:j].to(self.device)
+            counted = int((y != -100).sum())  # positions the loss averages over
+            if counted == 0:
+                continue
             with _autocast(self.device, self.config.dtype):
                 _, loss = self.model(x, y)
-            sums += torch.tensor([loss.item() * y.numel(), y.numel()], dtype=torch.float64)
+            sums += torch.tensor([loss.item() * counted, counted], dtype=torch.float64)
         self.model.train()
         if self.world_size > 1:
             dist.all_reduce(sums)

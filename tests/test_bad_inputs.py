@@ -407,6 +407,12 @@ TRAINING = [
         block_size=4, batch_size=2, max_steps=3, warmup_steps=0), resume=True), ValueError,
      "resume=True needs out_dir"),
     (lambda tmp: training.TinyLM(0), ValueError, "vocab_size"),
+    (lambda tmp: training.Trainer(training.TinyLM(7), LONGS, None, training.TrainConfig(
+        block_size=4, batch_size=2, max_steps=3, warmup_steps=0), train_targets=LONGS[:5]),
+     ValueError, "train_targets must have the shape of its data"),
+    (lambda tmp: training.Trainer(training.TinyLM(7), LONGS, None, training.TrainConfig(
+        block_size=4, batch_size=2, max_steps=3, warmup_steps=0),
+        train_targets=torch.full_like(LONGS, -100)), ValueError, "-100 everywhere"),
 ]
 
 RUNTIME = [
