@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run quick test lab slides release grade bench lint clean
+.PHONY: install git-filter run quick test lab slides release grade bench lint clean
 
 # Create the virtual environment and install the package with its dev extra (once, and
 # again whenever pyproject.toml changes).
@@ -15,7 +15,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) git-filter
+
+## git-filter: notebooks reach git without outputs (nbstripout as a git clean filter in
+## .git/config, for the patterns in .gitattributes): running or saving a notebook in JupyterLab
+## leaves `git diff` clean. Cell ids are kept, and so is the short language_info the notebooks
+## are stored with. Skipped outside a git checkout.
+STRIP := $(abspath $(BIN))/python -m nbstripout --keep-id --extra-keys "$(addprefix \
+  metadata.language_info.,codemirror_mode file_extension mimetype nbconvert_exporter \
+  pygments_lexer version)"
+git-filter: $(STAMP)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git config filter.nbstripout.clean '$(STRIP)' && \
+	  git config filter.nbstripout.smudge cat && \
+	  git config filter.nbstripout.required true && \
+	  git config diff.ipynb.textconv '$(STRIP) --textconv'; fi
 
 ## run: execute every notebook in full mode; executed copies + HTML + index.html in build/
 run: install
@@ -29,9 +43,10 @@ quick: install
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-## lab: JupyterLab on the course, with a kernel that has the package
+## lab: JupyterLab on the course for learners (also as root); JupyterLab options in ARGS, e.g.
+## make lab ARGS="--port 8899 --no-browser"; instructors: make lab ARGS=--instructor
 lab: install
-	$(BIN)/lm-course lab
+	$(BIN)/lm-course lab $(ARGS)
 
 ## slides: reveal.js decks of the chapters in build/slides/ (with outputs after `make run`)
 slides: install

@@ -2,7 +2,7 @@
 
     lm-course run [--quick] [--only 00 03] [--out build]   execute the notebooks to build/
     lm-course slides [--only 00 03] [--out build]          reveal.js decks in build/slides/
-    lm-course lab                                          JupyterLab on the course
+    lm-course lab [--instructor] [JupyterLab options]      JupyterLab on the course
     lm-course data list                                    the dataset registry
     lm-course data download NAME                           fetch and verify a dataset ahead
     lm-course release                                      nbgrader: student versions
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib.util
-import subprocess
 import sys
 
 from lm_course import data, grading, runner, slides
@@ -49,9 +48,9 @@ def _slides(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={runner.ROOT}",
-           *args.extra]
-    return subprocess.call(cmd)
+    from lm_course import lab
+
+    return lab.launch(runner.ROOT, instructor=args.instructor, extra=args.extra)
 
 
 def _data_list(args: argparse.Namespace) -> int:
@@ -153,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_slides)
 
     p = sub.add_parser("lab", help="open JupyterLab on the course (other options go to it)")
+    p.add_argument("--instructor", action="store_true",
+                   help="keep nbgrader's instructor tools (Formgrader, Create Assignment)")
     p.set_defaults(func=_lab)
 
     p = sub.add_parser("data", help="list or download datasets")
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="run the visible tests of a released exercise notebook "
                                      "and print the points per exercise")
     p.add_argument("chapter", help="chapter number or assignment name, e.g. 03 or 03_lstm")
-    p.add_argument("--notebook", help="your notebook (default: exercises/release/<a>/<a>.ipynb)")
+    p.add_argument("--notebook", help="your notebook (default: the one in exercises/release/<a>/)")
     p.add_argument("--course", default=str(grading.DEFAULT_COURSE),
                    help="nbgrader course folder")
     p.add_argument("--cell-timeout", type=float, default=60.0, help="seconds for one cell")
@@ -188,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
         from lm_course import cli_lm
 
         cli_lm.register(sub)
+    # chapter 08f adds `chat`
+    if importlib.util.find_spec("lm_course.cli_chat") is not None:
+        from lm_course import cli_chat
+
+        cli_chat.register(sub)
     return parser
 
 

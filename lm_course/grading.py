@@ -195,7 +195,7 @@ class Exercise:
     """One exercise of a source notebook: its graded cells, points and library rules."""
 
     name: str
-    notebook: str              # the notebook's file name, e.g. "02_rnn.ipynb"
+    notebook: str              # the notebook's file name, e.g. "02_rnn_exercises.ipynb"
     max_score: float
     grade_ids: tuple[str, ...]  # its test cells
     forbidden: tuple[str, ...]  # dotted names it may not use (besides policy.ALWAYS_FORBIDDEN)

@@ -65,10 +65,13 @@ def check(chapter: str, notebook: str | Path | None = None, course_dir=None,
     course = grading._course(course_dir)
     assignment = find_assignment(chapter, course)
     if notebook is None:
-        path = course / "release" / assignment / f"{assignment}.ipynb"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist: run `lm-course release` first, or "
-                                    f"pass --notebook with your copy of the exercises")
+        folder = course / "release" / assignment
+        found = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+        if len(found) != 1:
+            raise FileNotFoundError(f"{folder} does not hold one notebook ({len(found)} found): "
+                                    f"run `lm-course release` first, or pass --notebook with "
+                                    f"your copy of the exercises")
+        path = found[0]
     else:
         path = Path(notebook)
         if not path.is_file():

@@ -13,7 +13,13 @@ cell declares what its exercise forbids and the reference solutions break no rul
 :mod:`lm_course.policy`. With ``spec=``, whole classes of wrong solution are made from the
 reference (inputs changed in place, tensors returned for floats, results cut off from the
 autograd graph: ``SPEC_WRAPPERS``) and each
-listed exercise must catch them.
+listed exercise must catch them. "detached" is the gradient class: the tests of an exercise
+that builds something trainable compare the gradients reaching its inputs and parameters with
+torch's built-in. The "initial values" class (a mistake hidden while the parameters sit at their
+initial values: zero biases, LayerNorm weight 1 and bias 0) cannot be made mechanically from the
+reference; test files add it as a hand-written student ``init_values`` in ``MISTAKES``.
+
+All fake students of an assignment are graded in one nbgrader run (``grading.autograde``).
 """
 
 from __future__ import annotations

@@ -92,5 +92,11 @@ def clip_grad_global_norm(parameters, max_norm):
 }
 
 
+# Whole classes of wrong solution made from the reference (exercise_harness.SPEC_WRAPPERS);
+# "detached" is the gradient class (the hidden tests backpropagate to x and h0). The clipping
+# exercise changes the gradients in place by design, so it is not in "mutates_inputs".
+SPEC = {"mutates_inputs": ["rnn_step", "rnn_forward"], "detached": ["rnn_step", "rnn_forward"]}
+
+
 def test_exercises_02():
-    check_assignment(ASSIGNMENT, MISTAKES)
+    check_assignment(ASSIGNMENT, MISTAKES, spec=SPEC)

@@ -95,5 +95,12 @@ def lstm_layer(cell, xs, state=None, batch_first=False):
 }
 
 
+# Whole classes of wrong solution made from the reference (exercise_harness.SPEC_WRAPPERS);
+# "detached" is the gradient class: the hidden tests compare gradients with nn.LSTMCell's,
+# nn.GRUCell's and nn.LSTM's.
+SPEC = {"mutates_inputs": ["lstm_step", "gru_step", "lstm_layer"],
+        "detached": ["lstm_step", "gru_step", "lstm_layer"]}
+
+
 def test_exercises_03():
-    check_assignment(ASSIGNMENT, MISTAKES)
+    check_assignment(ASSIGNMENT, MISTAKES, spec=SPEC)

@@ -115,8 +115,28 @@ def self_attention(x, w_in, b_in, w_out, b_out, n_head):
     return F.linear(out, w_out, b_out)
 ''',
     },
+    # The "initial values" class: right only while the parameters sit at their initial values.
+    "init_values": {
+        # Drops both biases, which nn.MultiheadAttention initialises to zero: equal to the
+        # reference until the biases have been trained away from zero.
+        "mha": '''
+def self_attention(x, w_in, b_in, w_out, b_out, n_head):
+    B, T, C = x.shape
+    D = C // n_head
+    q, k, v = (x @ w_in.T).split(C, dim=-1)
+    q, k, v = (t.view(B, T, n_head, D).transpose(1, 2) for t in (q, k, v))
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(D), dim=-1)
+    out = (weights @ v).transpose(1, 2).reshape(B, T, C)
+    return out @ w_out.T
+''',
+    },
 }
+
+# Whole classes of wrong solution made from the reference (exercise_harness.SPEC_WRAPPERS);
+# "detached" is the gradient class: the hidden tests compare gradients with PyTorch's.
+SPEC = {"mutates_inputs": ["attention", "heads", "mha"],
+        "detached": ["attention", "heads", "mha"]}
 
 
 def test_exercises_04():
-    check_assignment(ASSIGNMENT, MISTAKES)
+    check_assignment(ASSIGNMENT, MISTAKES, spec=SPEC)

@@ -113,8 +113,23 @@ def gpt_parameter_count(vocab_size, block_size, n_layer, n_embd, tied=True):
     return total + (0 if tied else vocab_size * C)
 ''',
     },
+    # The "initial values" class: right only while the parameters sit at their initial values.
+    "init_values": {
+        # Normalises with F.layer_norm and no affine, skipping the modules' own weight and bias:
+        # the same as ln_1(x) while LayerNorm's weight is 1 and its bias 0.
+        "pre_ln": '''
+def pre_ln_block(x, ln_1, attn, ln_2, mlp):
+    C = x.shape[-1]
+    x = x + attn(F.layer_norm(x, (C,)))
+    return x + mlp(F.layer_norm(x, (C,)))
+''',
+    },
 }
+
+# Whole classes of wrong solution made from the reference (exercise_harness.SPEC_WRAPPERS);
+# "detached" is the gradient class: the hidden tests compare gradients with PyTorch's.
+SPEC = {"mutates_inputs": ["layer_norm", "pre_ln"], "detached": ["layer_norm", "pre_ln"]}
 
 
 def test_exercises_05():
-    check_assignment(ASSIGNMENT, MISTAKES)
+    check_assignment(ASSIGNMENT, MISTAKES, spec=SPEC)

@@ -69,5 +69,9 @@ def masked_mean(h, mask):
 }
 
 
+# Whole classes of wrong solution made from the reference (exercise_harness.SPEC_WRAPPERS).
+SPEC = {"mutates_inputs": ["naive_bayes", "masked_mean"], "detached": ["masked_mean"]}
+
+
 def test_exercises_08a():
-    check_assignment(ASSIGNMENT, MISTAKES, min_exercises=2)
+    check_assignment(ASSIGNMENT, MISTAKES, min_exercises=2, spec=SPEC)

@@ -92,5 +92,9 @@ def masked_mean(hidden, mask):
 }
 
 
+# Whole classes of wrong solution made from the reference (exercise_harness.SPEC_WRAPPERS).
+SPEC = {"mutates_inputs": ["wordpiece", "pooling"], "detached": ["pooling"]}
+
+
 def test_exercises_08c():
-    check_assignment(ASSIGNMENT, MISTAKES, min_exercises=2)
+    check_assignment(ASSIGNMENT, MISTAKES, min_exercises=2, spec=SPEC)

@@ -73,5 +73,9 @@ def greedy_oracle(sentences, reference, k):
 }
 
 
+# Whole classes of wrong solution made from the reference (exercise_harness.SPEC_WRAPPERS).
+SPEC = {"mutates_inputs": ["lcs", "lead", "oracle"]}
+
+
 def test_exercises_08d():
-    check_assignment(ASSIGNMENT, MISTAKES)
+    check_assignment(ASSIGNMENT, MISTAKES, spec=SPEC)

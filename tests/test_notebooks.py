@@ -22,6 +22,24 @@ def test_there_are_chapters_and_each_has_graded_exercises():
         assert nb.stem in assignments, f"{nb.name} has no exercises/source/{nb.stem}/"
 
 
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+def test_exercise_notebook_name_differs_from_the_chapter(path):
+    # the folder is the chapter's stem; the notebook is <stem>_exercises.ipynb, so a learner
+    # with both open in JupyterLab does not see two tabs with the same name
+    assert path.name == f"{path.parent.name}_exercises.ipynb", \
+        f"rename {path} to {path.parent / (path.parent.name + '_exercises.ipynb')}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_points_to_the_released_exercises(path):
+    # learners work in the released notebook; exercises/source holds solutions and hidden tests
+    text = "\n".join("".join(c["source"]) for c in _load(path)["cells"])
+    want = f"exercises/release/{path.stem}/{path.stem}_exercises.ipynb"
+    assert want in text, f"{path.name}: no pointer to {want}"
+    assert f"exercises/source/{path.stem}/{path.stem}" not in text, \
+        f"{path.name}: points learners to the source notebook (solutions and hidden tests)"
+
+
 @pytest.mark.parametrize("path", CHAPTERS + EXERCISES, ids=lambda p: p.name)
 def test_stored_without_outputs(path):
     for cell in _load(path)["cells"]:
