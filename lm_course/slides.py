@@ -227,11 +227,22 @@ def _with_type(cell, kind: str):
     return cell
 
 
-def mark_slides(nb, budget: int = BUDGET):
+def mark_slides(nb, budget: int = BUDGET, fit: bool = True):
     """A copy of ``nb`` with slide breaks on every cell that has none, and long cells cut so
-    that every slide fits in ``budget`` pixels (see the module doc). ``nb`` is unchanged."""
+    that every slide fits in ``budget`` pixels (see the module doc). ``nb`` is unchanged.
+
+    ``fit=False`` only adds the breaks and cuts nothing: a copy to run live (RISE), where a
+    listing cut at a blank line inside a function would not run.
+    """
     check_int("budget", budget, min_value=200, max_value=HEIGHT)
+    if not isinstance(fit, bool):
+        raise TypeError(f"fit must be True or False, got {fit!r}")
     nb = copy.deepcopy(nb)
+    if not fit:
+        for cell in nb.cells:
+            show = cell.metadata.setdefault("slideshow", nbformat.NotebookNode())
+            show.setdefault("slide_type", slide_type(cell))
+        return nb
     cells, used = [], 0
     for cell in nb.cells:
         show = cell.metadata.get("slideshow", {})
@@ -290,7 +301,11 @@ def mark_slides(nb, budget: int = BUDGET):
 
 def build_slides(out_dir: str | os.PathLike = ROOT / "build", only: list[str] | None = None,
                  folder: str | os.PathLike = NOTEBOOKS) -> list[Path]:
-    """Write ``out_dir/slides/<chapter>.slides.html`` for every chapter; return the paths."""
+    """Write ``out_dir/slides/<chapter>.slides.html`` for every chapter; return the paths.
+
+    Beside each deck goes ``<chapter>.ipynb``: the chapter (no outputs) with the same slide
+    breaks in its metadata, to present live with RISE in JupyterLab (``docs/teaching.md``).
+    """
     out_dir = Path(out_dir)
     written = []
     sources = chapter_notebooks(folder, only)
@@ -309,6 +324,8 @@ def build_slides(out_dir: str | os.PathLike = ROOT / "build", only: list[str] | 
         (out_dir / "slides").mkdir(parents=True, exist_ok=True)
         path = out_dir / "slides" / f"{source.stem}.slides.html"
         write_text_atomic(path, body)
+        live = mark_slides(nbformat.read(source, as_version=4), fit=False)
+        write_text_atomic(out_dir / "slides" / f"{source.stem}.ipynb", nbformat.writes(live))
         written.append(path)
         print(f"wrote {path}", flush=True)
     return written

@@ -41,6 +41,9 @@ def test_decks_use_the_executed_copy_only_when_it_is_fresh(tmp_path, capsys):
 
     (path,) = slides.build_slides(out, folder=src)  # no executed copy yet
     assert path == out / "slides" / "99_x.slides.html"
+    live = nbformat.read(out / "slides" / "99_x.ipynb", as_version=4)  # for RISE
+    assert [c.metadata.slideshow.slide_type for c in live.cells] == \
+        ["slide", "-", "subslide", "slide", "fragment", "subslide"]
     page = path.read_text(encoding="utf-8")
     assert "reveal" in page.lower() and "The idea, explained." in page
     assert "<title>99 · A chapter slides</title>" in page  # the chapter's title
@@ -144,3 +147,18 @@ def test_every_chapter_is_cut_into_slides_that_fit():
 def test_mark_slides_rejects_a_bad_budget(budget, error, match):
     with pytest.raises(error, match=match):
         slides.mark_slides(new_notebook(), budget=budget)
+
+
+@pytest.mark.parametrize("fit", [None, 0, "no"])
+def test_mark_slides_rejects_a_fit_that_is_not_a_bool(fit):
+    with pytest.raises(TypeError, match="fit must be True or False"):
+        slides.mark_slides(new_notebook(), fit=fit)
+
+
+def test_the_live_copy_has_the_breaks_and_cuts_nothing():
+    source = "class A:\n    x = 1\n\n" + "    y = 2\n" * 60  # a cut would not run
+    nb = new_notebook(cells=[new_markdown_cell("## Part"), new_code_cell(source)])
+    live = slides.mark_slides(nb, fit=False)
+    assert [c.source for c in live.cells] == ["## Part", source]
+    assert [c.metadata.slideshow.slide_type for c in live.cells] == ["slide", "-"]
+    assert len(slides.mark_slides(nb).cells) > 2  # the deck does cut it
