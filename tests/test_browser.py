@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
-from lm_course import pages, runner, slides
+from lm_course.tooling import pages, runner, slides
 
 sys.path.insert(0, str(Path(__file__).parent))
 import browser_check  # noqa: E402

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from lm_course import pages
+from lm_course.tooling import pages
 
 VIEW = pages.WIDGET_VIEW
 

@@ -2,7 +2,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lm_course import cli, grading, pages, runner
+from lm_course.tooling import cli, grading, pages, runner
 
 
 def _nb(path, code):

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from lm_course import cli, pages, runner, slides
+from lm_course.tooling import cli, pages, runner, slides
 
 
 def _chapter(path):

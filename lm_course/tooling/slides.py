@@ -18,7 +18,7 @@ Chromium and checks that nothing overflows.
 :func:`build_slides` prefers the executed copy that ``make run`` wrote to ``build/`` (so the
 plots and printed numbers are on the slides) and falls back to the stored notebook, which
 has no outputs. The decks load reveal.js, MathJax and Mermaid from ``build/assets/``
-(see :mod:`lm_course.pages`), so presenting needs no network.
+(see :mod:`lm_course.tooling.pages`), so presenting needs no network.
 
 >>> from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 >>> nb = mark_slides(new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("1"),
@@ -44,8 +44,8 @@ from pathlib import Path
 import nbformat
 from nbformat.corpus.words import generate_corpus_id as random_cell_id
 
-from lm_course.pages import copy_assets, export_html
-from lm_course.runner import NOTEBOOKS, ROOT, chapter_notebooks, describe
+from lm_course.tooling.pages import copy_assets, export_html
+from lm_course.tooling.runner import NOTEBOOKS, ROOT, chapter_notebooks, describe
 from lm_course.utils import check_int, write_text_atomic
 
 # The slide and the sizes the deck's style sheet gives things, in CSS pixels.

@@ -19,7 +19,8 @@ import importlib.util
 import subprocess
 import sys
 
-from lm_course import data, grading, runner, slides
+from lm_course import data
+from lm_course.tooling import grading, runner, slides
 from lm_course.utils import check_out_dir
 
 
@@ -117,7 +118,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from lm_course import selfcheck
+    from lm_course.tooling import selfcheck
 
     try:
         result = selfcheck.check(args.chapter, notebook=args.notebook, course_dir=args.course,
@@ -184,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_check)
 
     # chapters 06-07 add `train` and `generate`
-    if importlib.util.find_spec("lm_course.cli_lm") is not None:
-        from lm_course import cli_lm
+    if importlib.util.find_spec("lm_course.tooling.cli_lm") is not None:
+        from lm_course.tooling import cli_lm
 
         cli_lm.register(sub)
     return parser

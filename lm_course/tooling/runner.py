@@ -2,8 +2,8 @@
 
 ``run_course()`` (``make run`` / ``lm-course run``) executes every ``notebooks/NN_*.ipynb`` on
 a fresh kernel, writes the executed copy and an HTML page per chapter (its reveal.js, MathJax
-and Mermaid copied into ``build/assets/`` from installed packages, see :mod:`lm_course.pages`,
-so the folder works offline), and an ``index.html``
+and Mermaid copied into ``build/assets/`` from installed packages, see
+:mod:`lm_course.tooling.pages`, so the folder works offline), and an ``index.html``
 listing the chapters with their one-line summary, status and run time. A failing chapter is
 published too (with its error, so you can read where it stopped), the others still run, and
 the function reports the failure at the end.
@@ -21,10 +21,10 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from lm_course.pages import copy_assets, export_html
+from lm_course.tooling.pages import copy_assets, export_html
 from lm_course.utils import write_text_atomic
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: lm_course/tooling/runner.py
 NOTEBOOKS = ROOT / "notebooks"
 
 
