@@ -98,7 +98,9 @@ def test_copy_assets_copies_what_the_pages_load_once(tmp_path):
     assert not (dest / "reveal/dist/theme/simple.css").exists()  # it loads Google Fonts
     assert pages.off_machine_files(dest) == {}  # not even a font from the network
     stamps = {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file()}
+    (dest / "reveal/dist/theme/old.css").write_text("@import url(https://x.example/f.css);")
     pages.copy_assets(tmp_path)
+    assert not (dest / "reveal/dist/theme/old.css").exists()  # left over from before: removed
     assert {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file()} == stamps
 
 

@@ -49,14 +49,18 @@ def _package_dir(name: str, pip_name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _copy_tree(src: Path, dst: Path, skip: tuple[str, ...] = (), only: str = "") -> None:
+def _copy_tree(src: Path, dst: Path, skip: tuple[str, ...] = (), only: str = "",
+               kept: set[Path] | None = None) -> None:
     """Copy ``src`` (or just its file ``only``) into ``dst``, leaving out the paths that start
-    with one of ``skip``; files already there with the same size are left alone."""
+    with one of ``skip``; files already there with the same size are left alone. Every
+    target is added to ``kept``."""
     for path in [src / only] if only else sorted(src.rglob("*")):
         rel = path.relative_to(src).as_posix()
         if path.is_dir() or any(rel.startswith(s) for s in skip) or rel.endswith(".map"):
             continue
         target = dst / rel
+        if kept is not None:
+            kept.add(target)
         if target.exists() and target.stat().st_size == path.stat().st_size:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -66,20 +70,23 @@ def _copy_tree(src: Path, dst: Path, skip: tuple[str, ...] = (), only: str = "")
 def copy_assets(out_dir: str | Path) -> Path:
     """Copy reveal.js, MathJax and Mermaid into ``out_dir/assets/``; return that folder.
 
-    Only what the pages use is copied (about 5 MB); a second call copies nothing new.
+    Only what the pages use is copied (about 10 MB); a second call copies nothing new, and
+    files in that folder that the pages do not use (say, from an older version) are removed.
     """
     dest = Path(out_dir) / ASSETS
+    kept: set[Path] = set()
     reveal = _package_dir("sphinx_revealjs", "sphinx-revealjs") / "_static" / "revealjs"
     for name in ("reveal.js", "reveal.css", "reset.css", "theme/white.css"):
-        _copy_tree(reveal / "dist", dest / "reveal" / "dist", only=name)
+        _copy_tree(reveal / "dist", dest / "reveal" / "dist", only=name, kept=kept)
     _copy_tree(reveal / "dist" / "theme" / "fonts" / "source-sans-pro",
-               dest / "reveal" / "dist" / "theme" / "fonts" / "source-sans-pro")
-    _copy_tree(reveal / "plugin" / "notes", dest / "reveal" / "plugin" / "notes")
-    _copy_tree(reveal, dest / "reveal", only="LICENSE")
+               dest / "reveal" / "dist" / "theme" / "fonts" / "source-sans-pro", kept=kept)
+    _copy_tree(reveal / "plugin" / "notes", dest / "reveal" / "plugin" / "notes", kept=kept)
+    _copy_tree(reveal, dest / "reveal", only="LICENSE", kept=kept)
 
     mathjax = _package_dir("jupyter_server_mathjax", "jupyter-server-mathjax") / "static"
     # the SVG output and the screen-reader maps are large and unused by the HTML-CSS output
-    _copy_tree(mathjax, dest / "mathjax", skip=("jax/output/SVG", "extensions/a11y"))
+    _copy_tree(mathjax, dest / "mathjax", skip=("jax/output/SVG", "extensions/a11y"),
+               kept=kept)
 
     mermaid = dest / "mermaid" / "mermaid.min.js"
     archive = _package_dir("chartstag", "chartstag") / "mermaid" / "data" / "mermaid_min.zip"
@@ -95,6 +102,12 @@ def copy_assets(out_dir: str | Path) -> Path:
         "mermaid/  Mermaid (MIT), from the PyPI package chartstag\n")
     if not (dest / "README.txt").exists() or (dest / "README.txt").read_text() != readme:
         (dest / "README.txt").write_text(readme, encoding="utf-8")
+    kept |= {mermaid, dest / "README.txt"}
+    for path in sorted(dest.rglob("*"), reverse=True):  # files first, then emptied folders
+        if path.is_file() and path not in kept:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
     return dest
 
 
