@@ -10,7 +10,7 @@ the second's on 2, 4, ...): every exercise is then graded once with the others w
 mistake that costs points on a *different* exercise is caught. It also checks that the
 release leaks no solution code, no hidden-test code and no outputs, and that every solution
 cell declares what its exercise forbids and the reference solutions break no rule of
-:mod:`lm_course.policy`. With ``spec=``, whole classes of wrong solution are made from the
+:mod:`lm_course.tooling.policy`. With ``spec=``, whole classes of wrong solution are made from the
 reference (inputs changed in place, tensors returned for floats, results cut off from the
 autograd graph: ``SPEC_WRAPPERS``) and each
 listed exercise must catch them. "detached" is the gradient class: the tests of an exercise
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from lm_course import grading
+from lm_course.tooling import grading
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = ROOT / "exercises"
@@ -213,7 +213,7 @@ def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
             assert f"{ex}-{role}" in ids, f"{assignment}: exercise {ex!r} has no '{ex}-{role}' cell"
 
     # the reference solutions keep the rules the grader checks before it runs a submission
-    # (lm_course.policy): no sandbox rule broken, no library function the exercise forbids
+    # (lm_course.tooling.policy): no sandbox rule broken, no library function the exercise forbids
     sandbox, library = grading.policy_violations(source, source)
     assert not sandbox and not library, f"{assignment}: the solutions break the rules: " \
                                         f"{sandbox} {library}"

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from lm_course import cli, runtime, training, utils
+from lm_course import runtime, training, utils
 from lm_course.runtime import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from lm_course.tooling import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["train", "--config", "tiny", "--data", "lee", "--max-chars", "6000", "--steps", "4",

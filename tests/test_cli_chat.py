@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from lm_course import cli, cli_chat
 from lm_course.apps.dialogue import (
     ChatTemplate,
     Reply,
@@ -19,6 +18,7 @@ from lm_course.apps.dialogue import (
     train_chat_tokenizer,
 )
 from lm_course.runtime import load_checkpoint, save_checkpoint
+from lm_course.tooling import cli, cli_chat
 from lm_course.training import TrainConfig, Trainer
 from lm_course.transformer import GPT, GPTConfig
 
@@ -119,8 +119,8 @@ def test_unknown_command(run, capsys, monkeypatch):
 
 def test_piped_from_the_shell(run):
     """The real command in a subprocess: Ctrl-D (end of input) exits 0, no traceback."""
-    proc = subprocess.run([sys.executable, "-m", "lm_course.cli", "chat", str(run), "--greedy"],
-                          input="hi\n", capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "lm_course.tooling.cli", "chat", str(run),
+                           "--greedy"], input="hi\n", capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "bot> ok" in proc.stdout and proc.stderr == ""
 

@@ -463,7 +463,7 @@ def test_bad_input_is_rejected_clearly():
 
 
 def test_cli_generate(tmp_path, capsys):
-    from lm_course.cli import main
+    from lm_course.tooling.cli import main
 
     out = tmp_path / "run"
     assert main(["train", "--config", "tiny", "--data", "lee", "--max-chars", "20000",

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lm_course import cli, grading
+from lm_course.tooling import cli, grading
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT, TIME_LIMIT = 8, 20  # small, so that the endless loops cost little

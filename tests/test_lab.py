@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lm_course import cli, lab
+from lm_course.tooling import cli, lab
 
 
 def test_learner_config_turns_the_instructor_tools_off(tmp_path):

@@ -306,7 +306,7 @@ def test_real_small_package_from_the_index(tmp_path):
 
 
 def test_cli_lists_package_data_with_source_and_licence(capsys):
-    from lm_course import cli
+    from lm_course.tooling import cli
 
     assert cli.main(["data", "list"]) == 0
     out = capsys.readouterr().out
@@ -321,7 +321,7 @@ def test_cli_lists_package_data_with_source_and_licence(capsys):
     ("tinyshakespear", "tinyshakespeare"),
 ])
 def test_cli_download_bad_name_suggests_the_closest_in_one_line(capsys, name, suggestion):
-    from lm_course import cli
+    from lm_course.tooling import cli
 
     assert cli.main(["data", "download", name]) == 2
     captured = capsys.readouterr()
@@ -330,7 +330,7 @@ def test_cli_download_bad_name_suggests_the_closest_in_one_line(capsys, name, su
 
 
 def test_cli_download_fetches_package_data(index, monkeypatch, capsys):
-    from lm_course import cli
+    from lm_course.tooling import cli
 
     idx, cache, args = index
     pf = pin(make_wheel(idx))

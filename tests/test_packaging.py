@@ -32,7 +32,7 @@ def test_torch_is_a_range_and_the_cli_is_declared():
     project = _pyproject()["project"]
     torch_req = next(d for d in project["dependencies"] if d.startswith("torch"))
     assert ">=" in torch_req and "==" not in torch_req
-    assert project["scripts"]["lm-course"] == "lm_course.cli:main"
+    assert project["scripts"]["lm-course"] == "lm_course.tooling.cli:main"
     assert project["requires-python"] == ">=3.10"
 
 

@@ -4,8 +4,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from lm_course import grading
-from lm_course.policy import check_code, locked_names
+from lm_course.tooling import grading
+from lm_course.tooling.policy import check_code, locked_names
 
 PROTECTED = locked_names(["import math\nimport torch\nimport torch.nn.functional as F\n"
                           "from collections import Counter\nSEED = 0"])

@@ -2,7 +2,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lm_course import cli, grading, runner
+from lm_course.tooling import cli, grading, pages, runner
 
 
 def _nb(path, code):
@@ -29,8 +29,12 @@ def test_run_course_publishes_html_and_an_index_even_when_a_chapter_fails(tmp_pa
     assert "99 A tiny chapter" in index and "A test notebook that prints." in index
     assert "failed: ValueError: boom" in index and "00_ok.html" in index
     assert (out / "01_broken.html").exists()
-    for page in out.iterdir():  # build/ is meant to be served and shared
-        assert page.stat().st_mode & 0o777 == 0o644, page
+    page = (out / "00_ok.html").read_text()
+    assert "<title>99 A tiny chapter</title>" in page  # not "Notebook"
+    assert pages.off_machine_files(out) == {}  # the folder works offline, e.g. on a USB stick
+    assert (out / "assets" / "mathjax" / "MathJax.js").is_file()
+    for path in out.rglob("*"):  # build/ is meant to be served and shared
+        assert path.stat().st_mode & 0o777 == (0o755 if path.is_dir() else 0o644), path
 
 
 def test_describe_and_only():

@@ -366,7 +366,7 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
 
 
 def test_cli_train_and_resume(tmp_path, capsys):
-    from lm_course.cli import main
+    from lm_course.tooling.cli import main
 
     out = tmp_path / "run"
     args = ["train", "--config", "tiny", "--data", "lee", "--max-chars", "20000",

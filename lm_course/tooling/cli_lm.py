@@ -8,7 +8,7 @@ sample from the checkpoint.
 ``train`` writes ``ckpt.pt`` (weights, optimiser, schedule, random states, history) and
 ``tokenizer.json`` into ``--out``; ``--resume`` continues from them exactly. A folder that
 already holds a run is never overwritten silently: continue it with ``--resume`` or start
-over with ``--force``. ``torchrun --nproc_per_node=N -m lm_course.cli train ...`` trains
+over with ``--force``. ``torchrun --nproc_per_node=N -m lm_course.tooling.cli train ...`` trains
 data-parallel.
 
 Every user error (a bad flag value, a missing, corrupt or foreign file, a failing disk)

@@ -18,10 +18,11 @@ exit codes alone), and makes grading a class safe:
   alone in ``submitted/`` while it runs. A solution that walks up from its folder finds no
   reference solution. Results (gradebook, graded notebooks, feedback) are copied back.
 * **By the rules.** Before anything runs, the student's code cells are read with
-  :mod:`lm_course.policy`: a submission that reaches for files, processes or the interpreter,
-  patches a module or rebinds a name the tests use is not run (0, status ``rejected``); an
-  exercise solved by calling the library function it asks for (the instructor's list in the
-  source notebook's solution-cell metadata) scores 0 (status ``forbidden``).
+  :mod:`lm_course.tooling.policy`: a submission that reaches for files, processes or the
+  interpreter, patches a module or rebinds a name the tests use is not run (0, status
+  ``rejected``); an exercise solved by calling the library function it asks for (the
+  instructor's list in the source notebook's solution-cell metadata) scores 0 (status
+  ``forbidden``).
 * **Tests restored.** Locked cells are reset from the gradebook and deleted test cells are
   put back (nbgrader's ``OverwriteCells.add_missing_cells``); nbgrader's warnings about
   them reach the report.
@@ -57,10 +58,10 @@ from pathlib import Path
 
 import nbformat
 
-from lm_course import policy
+from lm_course.tooling import policy
 from lm_course.utils import check_float, write_text_atomic
 
-DEFAULT_COURSE = Path(__file__).resolve().parent.parent / "exercises"
+DEFAULT_COURSE = Path(__file__).resolve().parents[2] / "exercises"
 
 
 def _course(course_dir: str | os.PathLike | None) -> Path:
@@ -470,11 +471,11 @@ def _read_scores(db: Path, assignment: str, student: str) -> dict[str, tuple[flo
 
 _GRADING_CONFIG = '''
 
-# ---- added by lm_course.grading for this grading folder
+# ---- added by lm_course.tooling.grading for this grading folder
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
                                     GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from lm_course.grading_hooks import CapOutputs, HiddenTestResults, TimedExecute
+from lm_course.tooling.grading_hooks import CapOutputs, HiddenTestResults, TimedExecute
 
 c.Execute.timeout = {cell_timeout}
 c.TimedExecute.timeout = {cell_timeout}

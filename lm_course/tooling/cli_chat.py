@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from lm_course.apps.dialogue import ChatTemplate, chat_reply, reply_prompt
-from lm_course.cli_lm import (
+from lm_course.runtime import load_checkpoint
+from lm_course.tooling.cli_lm import (
     _NONNEG_INT,
     _POS_FLOAT,
     _POS_INT,
@@ -32,7 +33,6 @@ from lm_course.cli_lm import (
     _one_line,
     _UserError,
 )
-from lm_course.runtime import load_checkpoint
 from lm_course.utils import pick_device
 
 COMMANDS = ("/reset", "/quit")

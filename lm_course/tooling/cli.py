@@ -18,7 +18,8 @@ import difflib
 import importlib.util
 import sys
 
-from lm_course import data, grading, runner, slides
+from lm_course import data
+from lm_course.tooling import grading, runner, slides
 from lm_course.utils import check_out_dir
 
 
@@ -48,7 +49,7 @@ def _slides(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from lm_course import lab
+    from lm_course.tooling import lab
 
     return lab.launch(runner.ROOT, instructor=args.instructor, extra=args.extra)
 
@@ -116,7 +117,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from lm_course import selfcheck
+    from lm_course.tooling import selfcheck
 
     try:
         result = selfcheck.check(args.chapter, notebook=args.notebook, course_dir=args.course,
@@ -185,13 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_check)
 
     # chapters 06-07 add `train` and `generate`
-    if importlib.util.find_spec("lm_course.cli_lm") is not None:
-        from lm_course import cli_lm
+    if importlib.util.find_spec("lm_course.tooling.cli_lm") is not None:
+        from lm_course.tooling import cli_lm
 
         cli_lm.register(sub)
     # chapter 08f adds `chat`
-    if importlib.util.find_spec("lm_course.cli_chat") is not None:
-        from lm_course import cli_chat
+    if importlib.util.find_spec("lm_course.tooling.cli_chat") is not None:
+        from lm_course.tooling import cli_chat
 
         cli_chat.register(sub)
     return parser

@@ -3,7 +3,7 @@
 It executes a copy of the notebook (your file is not changed), then prints one line per
 exercise: whether its visible test cell passed, the points that cell is worth, and how many
 more points the hidden tests add when the notebook is graded. It also reads your code the way
-the grader does (:mod:`lm_course.policy`) and warns about anything that would score 0.
+the grader does (:mod:`lm_course.tooling.policy`) and warns about anything that would score 0.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from lm_course import grading
+from lm_course.tooling import grading
 from lm_course.utils import check_float
 
 HIDDEN_MARK = "BEGIN HIDDEN TESTS"

@@ -1,7 +1,9 @@
 """Execute the course notebooks top to bottom and publish them to ``build/``.
 
 ``run_course()`` (``make run`` / ``lm-course run``) executes every ``notebooks/NN_*.ipynb`` on
-a fresh kernel, writes the executed copy and an HTML page per chapter, and an ``index.html``
+a fresh kernel, writes the executed copy and an HTML page per chapter (its reveal.js, MathJax
+and Mermaid copied into ``build/assets/`` from installed packages, see
+:mod:`lm_course.tooling.pages`, so the folder works offline), and an ``index.html``
 listing the chapters with their one-line summary, status and run time. A failing chapter is
 published too (with its error, so you can read where it stopped), the others still run, and
 the function reports the failure at the end.
@@ -19,9 +21,10 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
+from lm_course.tooling.pages import copy_assets, export_html
 from lm_course.utils import write_text_atomic
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: lm_course/tooling/runner.py
 NOTEBOOKS = ROOT / "notebooks"
 
 
@@ -81,7 +84,6 @@ def run_notebook(path: Path, out_dir: Path, quick: bool = False,
     """Execute one notebook in its own folder; write ``out_dir/<name>.ipynb`` and ``.html``."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
     title, summary = describe(nb)
@@ -112,8 +114,8 @@ def run_notebook(path: Path, out_dir: Path, quick: bool = False,
             os.environ["LM_COURSE_QUICK"] = env_quick
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / f"{path.stem}.ipynb", nbformat.writes(nb))
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    write_text_atomic(out_dir / f"{path.stem}.html", body)
+    copy_assets(out_dir)
+    write_text_atomic(out_dir / f"{path.stem}.html", export_html(nb, title or path.stem))
     return ChapterResult(path.stem, title, summary, seconds, error)
 
 
