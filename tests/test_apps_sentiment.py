@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import perturb
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.naive_bayes import MultinomialNB
 
@@ -33,15 +34,6 @@ from lm_course.tokenizers import WordTokenizer
 from lm_course.transformer import GPT, GPTConfig
 
 V = 23
-
-
-def _perturb(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Move every parameter away from its initial value (biases != 0, LayerNorm gains != 1)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(0.3 * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return module
 
 
 def _encoders():
@@ -128,7 +120,7 @@ def test_masked_pool_rejects_bad_input(h, mask, pool, err, match):
                                         ("gpt", "last"), ("gpt", "mean")])
 def test_padding_does_not_change_the_logits(name, pool):
     encoder = _encoders()[name]
-    clf = _perturb(SequenceClassifier(encoder, n_classes=3, pool=pool)).eval()
+    clf = perturb(SequenceClassifier(encoder, n_classes=3, pool=pool)).eval()
     assert clf.head.bias.abs().min() > 0
     texts, ids, mask = _ragged_batch()
     ids_before = ids.clone()
@@ -145,7 +137,7 @@ def test_padding_does_not_change_the_logits(name, pool):
 @pytest.mark.parametrize("name", ["embedding", "lstm", "transformer", "gpt"])
 def test_gradients_reach_every_encoder_parameter(name):
     encoder = _encoders()[name]
-    clf = _perturb(SequenceClassifier(encoder, n_classes=2, pool="mean"))
+    clf = perturb(SequenceClassifier(encoder, n_classes=2, pool="mean"))
     _, ids, mask = _ragged_batch()
     _, loss = clf(ids, mask, torch.tensor([1, 0, 1]))
     loss.backward()
@@ -169,7 +161,7 @@ def test_frozen_word_vectors_stay_fixed_and_the_head_learns():
 
 
 def test_gpt_hidden_states_are_what_the_lm_head_reads():
-    gpt = _perturb(GPT(GPTConfig(vocab_size=V, block_size=8, n_layer=2, n_head=2, n_embd=8)))
+    gpt = perturb(GPT(GPTConfig(vocab_size=V, block_size=8, n_layer=2, n_head=2, n_embd=8)))
     idx = torch.randint(0, V, (3, 6))
     logits, _ = gpt(idx)
     torch.testing.assert_close(gpt.lm_head(gpt.hidden_states(idx)), logits)
@@ -388,7 +380,7 @@ def test_train_config_rejects_bad_values(kwargs, match):
 
 def test_predict_handles_left_padding_and_odd_batch_sizes():
     torch.manual_seed(0)
-    clf = _perturb(SequenceClassifier(EmbeddingEncoder(V, 6), pool="mean")).eval()
+    clf = perturb(SequenceClassifier(EmbeddingEncoder(V, 6), pool="mean")).eval()
     texts, ids, mask = _ragged_batch()
     left_ids, left_mask = torch.zeros_like(ids), torch.zeros_like(mask)
     for i, t in enumerate(texts):  # the same texts, padded on the left

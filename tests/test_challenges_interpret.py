@@ -8,6 +8,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import perturb
 
 from lm_course.challenges.interpret import (
     ablate_heads,
@@ -27,20 +28,11 @@ from lm_course.transformer import GPT, GPTConfig
 V = 13
 
 
-def _perturb(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Move every parameter away from its initial value (biases != 0, LayerNorm gains != 1)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(0.3 * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return module
-
-
 @pytest.fixture(scope="module")
 def model() -> GPT:
     torch.manual_seed(0)
     m = GPT(GPTConfig(vocab_size=V, block_size=16, n_layer=2, n_head=2, n_embd=8, dropout=0.1))
-    return _perturb(m).double()
+    return perturb(m).double()
 
 
 def _idx(b: int = 3, t: int = 10, seed: int = 1) -> torch.Tensor:

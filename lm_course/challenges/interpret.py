@@ -147,14 +147,9 @@ def induction_scores(attn: Tensor, half_len: int) -> Tensor:
 
 
 @torch.no_grad()
-def residual_stream(model: GPT, idx: Tensor) -> Tensor:
-    """(L + 1, B, T, C): the residual stream after the embeddings (row 0) and after each of the
-    L blocks, before the final LayerNorm; read with forward hooks, in eval mode."""
-    model, idx = _check_model(model), _check_idx(model, idx)
-    states: list[Tensor] = []
-    hooks = [model.blocks[0].register_forward_pre_hook(lambda m, args: states.append(args[0]))]
-    hooks += [b.register_forward_hook(lambda m, args, out: states.append(out))
-              for b in model.blocks]
+def _run_with_hooks(model: GPT, idx: Tensor, hooks: list) -> None:
+    """One forward pass in eval mode with the given hooks attached; then the hooks are removed
+    and the model's train/eval mode restored, whatever happens."""
     was_training = model.training
     model.eval()
     try:
@@ -163,6 +158,17 @@ def residual_stream(model: GPT, idx: Tensor) -> Tensor:
         model.train(was_training)
         for h in hooks:
             h.remove()
+
+
+def residual_stream(model: GPT, idx: Tensor) -> Tensor:
+    """(L + 1, B, T, C): the residual stream after the embeddings (row 0) and after each of the
+    L blocks, before the final LayerNorm; read with forward hooks, in eval mode."""
+    model, idx = _check_model(model), _check_idx(model, idx)
+    states: list[Tensor] = []
+    hooks = [model.blocks[0].register_forward_pre_hook(lambda m, args: states.append(args[0]))]
+    hooks += [b.register_forward_hook(lambda m, args, out: states.append(out))
+              for b in model.blocks]
+    _run_with_hooks(model, idx, hooks)
     return torch.stack(states)  # (L+1, B, T, C)
 
 
@@ -240,14 +246,7 @@ def head_means(model: GPT, idx: Tensor) -> Tensor:
     seen: list[Tensor] = []
     hooks = [b.attn.out_proj.register_forward_pre_hook(
         lambda m, args: seen.append(args[0].mean(dim=(0, 1)))) for b in model.blocks]
-    was_training = model.training
-    model.eval()
-    try:
-        model(idx)
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
+    _run_with_hooks(model, idx, hooks)
     return torch.stack(seen).view(c.n_layer, c.n_head, c.n_embd // c.n_head)  # (L, H, D)
 
 
