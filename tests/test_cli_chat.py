@@ -120,7 +120,7 @@ def test_unknown_command(run, capsys, monkeypatch):
 def test_piped_from_the_shell(run):
     """The real command in a subprocess: Ctrl-D (end of input) exits 0, no traceback."""
     proc = subprocess.run([sys.executable, "-m", "lm_course.tooling.cli", "chat", str(run),
-                           "--greedy"], input="hi\n", capture_output=True, text=True, timeout=120)
+                           "--greedy"], input="hi\n", capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "bot> ok" in proc.stdout and proc.stderr == ""
 

@@ -264,7 +264,7 @@ def test_resume_in_a_fresh_process_gives_identical_losses(resume_script, tmp_pat
     assert state["step"] == 5 and set(state) >= {"model", "optimizer", "scheduler", "rng",
                                                   "batch_rng", "history", "train_config"}
     proc = subprocess.run([sys.executable, str(resume_script), "resume", str(ckpt)],
-                          env=sub_env(), capture_output=True, text=True, timeout=120)
+                          env=sub_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     resumed = json.loads(Path(str(ckpt) + ".json").read_text())
     assert resumed["step"] == 10
@@ -275,7 +275,7 @@ def test_resume_in_a_fresh_process_gives_identical_losses(resume_script, tmp_pat
 def test_a_write_killed_midway_leaves_the_previous_checkpoint(resume_script, tmp_path):
     ckpt = tmp_path / "ckpt.pt"
     proc = subprocess.run([sys.executable, str(resume_script), "crash", str(ckpt)],
-                          env=sub_env(), capture_output=True, text=True, timeout=120)
+                          env=sub_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9, proc.stderr  # SIGKILL
     leftovers = [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]
     assert leftovers, "the half-written temporary file should be there"
@@ -341,7 +341,7 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     out = tmp_path / "ddp.json"
     proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(script),
                            str(out), "2"], env=sub_env(), capture_output=True, text=True,
-                          timeout=120)
+                          timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ddp = json.loads(out.read_text())
     assert ddp["world"] == 2
