@@ -17,7 +17,15 @@ listed exercise must catch them. "detached" is the gradient class: the tests of 
 that builds something trainable compare the gradients reaching its inputs and parameters with
 torch's built-in. The "initial values" class (a mistake hidden while the parameters sit at their
 initial values: zero biases, LayerNorm weight 1 and bias 0) cannot be made mechanically from the
-reference; test files add it as a hand-written student ``init_values`` in ``MISTAKES``.
+reference, nor can the other classes of test input that hide a mistake (``INPUT_CLASSES``):
+test files add them as hand-written students in ``MISTAKES``.
+
+Every test file declares an ``AUDIT``: for every exercise and every class of ``INPUT_CLASSES``
+and ``SPEC_WRAPPERS``, either the fake student that makes that class of mistake on that exercise
+(a key of ``MISTAKES``; ``"spec"`` for a spec class made from the reference) or ``"n/a: why"``
+when the class cannot occur there. ``check_assignment`` refuses a missing or unknown entry, so
+an exercise cannot be added without being audited; ``python tests/exercise_harness.py`` prints
+the audit of every assignment as a table.
 
 All fake students of an assignment are graded in one nbgrader run (``grading.autograde``).
 """
@@ -107,6 +115,60 @@ def with_half_wrong_students(exercises: list[str], mistakes: dict[str, dict[str,
     return {**mistakes, "half_odd": odd, "half_even": even}
 
 
+# Classes of test input under which a wrong solution gives the right numbers (issue 13). A test
+# built only from such inputs cannot fail for that mistake; each class is audited per exercise
+# (``AUDIT`` in every test file) with a hand-written wrong solution, or "n/a: why".
+INPUT_CLASSES = {
+    "initial_values": "parameters or state at their initial values (zero biases, LayerNorm "
+                      "weight 1 and bias 0, optimiser moments 0 at step 1) hide a missing or "
+                      "misplaced term",
+    "size_one_axis": "an axis of size one (one negative sample, one head, one beam, one "
+                     "sequence, n = 1) hides a reduction or permutation over the wrong axis",
+    "counts_at_least_one": "counts that are all >= 1 (every pair seen, no n-gram repeated, no "
+                           "empty row) hide a wrong zero-count or clipping branch",
+    "odd_item_last": "the odd item (unknown symbol, end token, span, short sentence, partial "
+                     "window) always in the same place, last, hides an off-by-one or an index -1",
+    "excluded_lowest": "excluded candidates that already score lowest (all scores positive, "
+                       "banned items unlikely anyway) hide excluding by 0 or by a finite "
+                       "penalty instead of removing them",
+}
+
+
+def check_audit(assignment: str, exercises: list[str], mistakes: dict[str, dict[str, str]],
+                spec: dict[str, list[str]], audit: dict[str, dict[str, str]]) -> None:
+    """Every exercise audited for every class: a fake student that makes that mistake there
+    (caught by the grading), ``"spec"`` for a class in ``spec``, or ``"n/a: <why>"``."""
+    classes = [*INPUT_CLASSES, *SPEC_WRAPPERS]
+    missing = sorted(set(exercises) - set(audit))
+    extra = sorted(set(audit) - set(exercises))
+    assert not missing and not extra, (f"{assignment}: AUDIT must list exactly the exercises "
+                                       f"{exercises}; missing {missing}, unknown {extra}")
+    for ex in exercises:
+        entry = audit[ex]
+        unknown = sorted(set(entry) - set(classes))
+        assert not unknown, f"{assignment}: AUDIT[{ex!r}] names unknown classes {unknown}"
+        for cls in classes:
+            value = entry.get(cls)
+            where = f"{assignment}: AUDIT[{ex!r}][{cls!r}]"
+            assert value is not None, f"{where} is missing (a student, 'spec' or 'n/a: why')"
+            if value.startswith("n/a:"):
+                assert len(value[4:].strip()) >= 10, f"{where}: say why it cannot occur"
+                assert ex not in spec.get(cls, []), f"{where} says n/a, but SPEC lists it"
+            elif value == "spec":
+                assert cls in SPEC_WRAPPERS and ex in spec.get(cls, []), \
+                    f"{where} is 'spec', but SPEC[{cls!r}] does not list {ex!r}"
+            else:
+                assert ex in mistakes.get(value, {}), \
+                    f"{where} names {value!r}, which is not a student with a mistake on {ex!r}"
+
+
+def audit_rows(assignment: str, audit: dict[str, dict[str, str]]) -> list[list[str]]:
+    """One table row per exercise: the student (or 'spec', or 'n/a') per class."""
+    classes = [*INPUT_CLASSES, *SPEC_WRAPPERS]
+    return [[assignment, ex, *("n/a" if audit[ex][c].startswith("n/a:") else audit[ex][c]
+                               for c in classes)] for ex in audit]
+
+
 # Wrong solutions of a whole class, made from the reference: the right answer, but a spec
 # broken in a way equal values hide. ``_spec_wrap`` wraps every function the solution cell
 # defines; the harness checks the exercise's tests notice.
@@ -194,14 +256,18 @@ def _exercise_score(cells: dict[str, tuple[float, float]], ex: str) -> tuple[flo
 
 def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
                      min_exercises: int = 3, min_mistakes: int = 2,
-                     spec: dict[str, list[str]] | None = None) -> dict:
+                     spec: dict[str, list[str]] | None = None,
+                     audit: dict[str, dict[str, str]] | None = None) -> dict:
     """Assert the whole contract of an assignment (see the module doc); return the report.
 
     ``spec``: ``{class: [exercises]}``, whole classes of wrong solution made from the reference
-    (see ``SPEC_WRAPPERS``) that each listed exercise's tests must catch.
+    (see ``SPEC_WRAPPERS``) that each listed exercise's tests must catch. ``audit``: see
+    ``check_audit`` (required).
     """
     source_nb = nbformat.read(_notebook(COURSE / "source" / assignment), as_version=4)
     exs = exercises_of(source_nb)
+    assert audit is not None, f"{assignment}: the test file declares no AUDIT"
+    check_audit(assignment, exs, mistakes, spec or {}, audit)
     generated = spec_mistakes(source_nb, spec or {})
     everyone = with_half_wrong_students(exs, mistakes)
     report = grade_assignment(assignment, {**everyone, **generated})
@@ -259,3 +325,16 @@ def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
         assert n >= min_mistakes, f"{assignment}: exercise {ex!r} has {n} wrong solutions " \
                                   f"in MISTAKES, want >= {min_mistakes}"
     return report
+
+
+if __name__ == "__main__":  # the audit of every assignment, as a Markdown table
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    head = ["assignment", "exercise", *INPUT_CLASSES, *SPEC_WRAPPERS]
+    print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+    for test in sorted(Path(__file__).parent.glob("test_exercises_*.py")):
+        mod = importlib.import_module(test.stem)
+        for row in audit_rows(mod.ASSIGNMENT, mod.AUDIT):
+            print("| " + " | ".join(row) + " |")

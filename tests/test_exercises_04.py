@@ -116,7 +116,7 @@ def self_attention(x, w_in, b_in, w_out, b_out, n_head):
 ''',
     },
     # The "initial values" class: right only while the parameters sit at their initial values.
-    "init_values": {
+    "initial_values": {
         # Drops both biases, which nn.MultiheadAttention initialises to zero: equal to the
         # reference until the biases have been trained away from zero.
         "mha": '''
@@ -138,5 +138,47 @@ SPEC = {"mutates_inputs": ["attention", "heads", "mha"],
         "detached": ["attention", "heads", "mha"]}
 
 
+# Every exercise against every class of hiding input (exercise_harness.INPUT_CLASSES) and of
+# spec mistake: the student who makes that mistake there, "spec", or why it cannot occur.
+AUDIT = {
+    "attention": {
+        "initial_values": "n/a: attention has no parameters or state",
+        "size_one_axis": "TODO",
+        "counts_at_least_one": "n/a: nothing is counted",
+        "odd_item_last": "TODO",
+        "excluded_lowest": "TODO",
+        "mutates_inputs": "spec", "tensor_for_float": "n/a: returns tensors, as promised",
+        "detached": "spec",
+    },
+    "causal": {
+        "initial_values": "n/a: a mask has no parameters",
+        "size_one_axis": "TODO",
+        "counts_at_least_one": "n/a: nothing is counted",
+        "odd_item_last": "TODO",
+        "excluded_lowest": "n/a: builds the mask; nothing is scored",
+        "mutates_inputs": "n/a: its only input is an int", "tensor_for_float": "n/a: "
+        "returns a tensor, as promised", "detached": "n/a: a boolean mask is not trained",
+    },
+    "heads": {
+        "initial_values": "n/a: a reshape has no parameters",
+        "size_one_axis": "TODO",
+        "counts_at_least_one": "n/a: nothing is counted",
+        "odd_item_last": "n/a: every position and head is moved the same way",
+        "excluded_lowest": "n/a: nothing is scored or excluded",
+        "mutates_inputs": "spec", "tensor_for_float": "n/a: returns tensors, as promised",
+        "detached": "spec",
+    },
+    "mha": {
+        "initial_values": "initial_values",
+        "size_one_axis": "TODO",
+        "counts_at_least_one": "n/a: nothing is counted",
+        "odd_item_last": "n/a: no position is special in self-attention without a mask",
+        "excluded_lowest": "n/a: no mask, nothing excluded",
+        "mutates_inputs": "spec", "tensor_for_float": "n/a: returns a tensor, as promised",
+        "detached": "spec",
+    },
+}
+
+
 def test_exercises_04():
-    check_assignment(ASSIGNMENT, MISTAKES, spec=SPEC)
+    check_assignment(ASSIGNMENT, MISTAKES, spec=SPEC, audit=AUDIT)

@@ -114,7 +114,7 @@ def gpt_parameter_count(vocab_size, block_size, n_layer, n_embd, tied=True):
 ''',
     },
     # The "initial values" class: right only while the parameters sit at their initial values.
-    "init_values": {
+    "initial_values": {
         # Normalises with F.layer_norm and no affine, skipping the modules' own weight and bias:
         # the same as ln_1(x) while LayerNorm's weight is 1 and its bias 0.
         "pre_ln": '''
