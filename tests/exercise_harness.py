@@ -27,7 +27,8 @@ when the class cannot occur there. ``check_assignment`` refuses a missing or unk
 an exercise cannot be added without being audited; ``python tests/exercise_harness.py`` prints
 the audit of every assignment as a table.
 
-All fake students of an assignment are graded in one nbgrader run (``grading.autograde``).
+All fake students of an assignment are graded in one nbgrader run (``grading.autograde``), their
+wrong solutions packed into as few submissions as possible (``pack_students``).
 """
 
 from __future__ import annotations
@@ -249,6 +250,31 @@ def spec_mistakes(source, spec: dict[str, list[str]]) -> dict[str, dict[str, str
     return out
 
 
+def pack_students(students: dict[str, dict[str, str]], apart: tuple[str, ...] = ()
+                  ) -> dict[str, dict[str, tuple[str, str]]]:
+    """The submissions to grade: ``{submission: {exercise: (student, code)}}``.
+
+    Every kernel start costs seconds, so the fake students' wrong solutions are packed into as
+    few submissions as possible: each submission holds at most one wrong solution per
+    exercise, since exercises are scored on their own (the check that a mistake costs points
+    only on its own exercise is what makes that safe, and it still runs per submission). The
+    students in ``apart`` (the half-wrong ones, whose point is which exercises are right) are
+    graded as they are.
+    """
+    packed: list[dict[str, tuple[str, str]]] = []
+    out = {name: {ex: (name, code) for ex, code in students[name].items()} for name in apart}
+    for student, wrong in students.items():
+        if student in apart:
+            continue
+        for ex, code in wrong.items():
+            room = next((sub for sub in packed if ex not in sub), None)
+            if room is None:
+                room = {}
+                packed.append(room)
+            room[ex] = (student, code)
+    return {**{f"pack_{i + 1}": sub for i, sub in enumerate(packed)}, **out}
+
+
 def _exercise_score(cells: dict[str, tuple[float, float]], ex: str) -> tuple[float, float]:
     got = [v for k, v in cells.items() if k.rsplit("-", 1)[0] == ex]
     return sum(s for s, _ in got), sum(m for _, m in got)
@@ -270,7 +296,9 @@ def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
     check_audit(assignment, exs, mistakes, spec or {}, audit)
     generated = spec_mistakes(source_nb, spec or {})
     everyone = with_half_wrong_students(exs, mistakes)
-    report = grade_assignment(assignment, {**everyone, **generated})
+    packed = pack_students({**everyone, **generated}, apart=("half_odd", "half_even"))
+    report = grade_assignment(assignment, {sub: {ex: code for ex, (_, code) in items.items()}
+                                           for sub, items in packed.items()})
     source, release, scores = report["source"], report["release"], report["scores"]
     assert len(exs) >= min_exercises, f"{assignment}: {len(exs)} exercises, want >= {min_exercises}"
     ids = [_grade_id(c) for c in source.cells]
@@ -308,19 +336,20 @@ def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
             if len(line) >= 12 and line not in outside:
                 assert line not in rel_text, f"{assignment}: the release leaks {line!r}"
 
-    # every mistake loses points on its exercise, and only there
-    covered = dict.fromkeys(exs, 0)
-    for student, wrong in {**everyone, **generated}.items():
+    # every mistake loses points on its exercise, and only there (checked per submission:
+    # a submission packs several students' mistakes, at most one per exercise)
+    for sub, items in packed.items():
         for ex in exs:
-            score, max_score = _exercise_score(scores[student], ex)
-            if ex in wrong:
-                covered[ex] += student in mistakes  # the half-wrong students add no variety
-                assert score < max_score, (f"{assignment}: the wrong solution {student}/{ex} "
-                                           f"still scores {score}/{max_score}")
+            score, max_score = _exercise_score(scores[sub], ex)
+            if ex in items:
+                assert score < max_score, (f"{assignment}: the wrong solution {items[ex][0]}/{ex} "
+                                           f"still scores {score}/{max_score} (submission {sub})")
             else:
-                assert score == max_score, (f"{assignment}: {student}'s mistakes elsewhere cost "
-                                            f"points on {ex} ({score}/{max_score}): exercises "
-                                            f"must be independent")
+                others = ", ".join(f"{st}/{e}" for e, (st, _) in items.items())
+                assert score == max_score, (f"{assignment}: the mistakes {others} (submission "
+                                            f"{sub}) cost points on {ex} ({score}/{max_score}): "
+                                            f"exercises must be independent")
+    covered = {ex: sum(ex in wrong for wrong in mistakes.values()) for ex in exs}
     for ex, n in covered.items():
         assert n >= min_mistakes, f"{assignment}: exercise {ex!r} has {n} wrong solutions " \
                                   f"in MISTAKES, want >= {min_mistakes}"

@@ -60,3 +60,18 @@ def test_the_audit_check_refuses_a_gap(change, message):
     check_audit("toy", *_good())  # the unchanged audit passes
     with pytest.raises(AssertionError, match=message.replace("[", r"\[").replace("]", r"\]")):
         check_audit("toy", *change(*_good()))
+
+
+def test_packing_keeps_every_mistake_once_and_one_per_exercise_per_submission():
+    from exercise_harness import pack_students
+
+    students = {"wrong_1": {"a": "1a", "b": "1b", "c": "1c"}, "wrong_2": {"a": "2a", "c": "2c"},
+                "size_one_axis": {"b": "sb"}, "spec_detached": {"c": "dc"},
+                "half_odd": {"a": "1a", "c": "1c"}, "half_even": {"b": "2b"}}
+    packed = pack_students(students, apart=("half_odd", "half_even"))
+    assert packed["half_odd"] == {"a": ("half_odd", "1a"), "c": ("half_odd", "1c")}
+    assert packed["half_even"] == {"b": ("half_even", "2b")}
+    items = sorted((st, ex, code) for sub in packed.values() for ex, (st, code) in sub.items())
+    assert items == sorted((st, ex, code) for st, w in students.items() for ex, code in w.items())
+    # exercise c has the most mistakes (3 outside the half students): 3 packed submissions
+    assert sorted(k for k in packed if k.startswith("pack_")) == ["pack_1", "pack_2", "pack_3"]
