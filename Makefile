@@ -41,7 +41,7 @@ quick: install
 
 ## test: package tests, doctests, every notebook (quick mode, nbval), the exercise pipeline
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 ## lab: JupyterLab on the course for learners (also as root); JupyterLab options in ARGS, e.g.
 ## make lab ARGS="--port 8899 --no-browser"; instructors: make lab ARGS=--instructor
