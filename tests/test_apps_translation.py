@@ -4,6 +4,8 @@ models (beam = brute force on tiny models), attention maps, scores = sacrebleu, 
 import copy
 import itertools
 import math
+import random
+from collections import Counter
 
 import pytest
 import sacrebleu
@@ -139,6 +141,30 @@ def test_dictionary_counts_a_unit_once_per_pair():
     pairs = [("dog dog dog", "猫"), ("cat", "猫"), ("cat", "猫"), ("dog", "狗"), ("dog", "狗")]
     model = DictionaryTranslator("en-zh", min_count=1).fit(pairs)
     assert model.table == {"dog": "狗", "cat": "猫"}
+
+
+@pytest.mark.parametrize("min_count, min_dice", [(1, 0.0), (2, 0.05), (3, 0.4)])
+def test_dictionary_equals_dice_counted_pair_by_pair(min_count, min_dice):
+    # the sparse-matrix fit against the definition, counted with Counters; a tiny vocabulary
+    # makes ties in Dice common (the rule: the last target unit in sorted order wins)
+    rng = random.Random(min_count)
+    en, zh = ["a", "b", "c", "d", "e", "f"], list("甲乙丙丁戊")
+    pairs = [(" ".join(rng.choices(en, k=rng.randint(1, 5))),
+              "".join(rng.choices(zh, k=rng.randint(0, 4)))) for _ in range(40)]
+    src_df, tgt_df, joint = Counter(), Counter(), Counter()
+    for s, t in pairs:
+        su, tu = set(s.split()), set(t)
+        src_df.update(su)
+        tgt_df.update(tu)
+        joint.update((x, y) for x in su for y in tu)
+    want = {}
+    for x in src_df:
+        best = max(((2 * joint[x, y] / (src_df[x] + tgt_df[y]), y) for y in tgt_df
+                    if joint[x, y]), default=None)
+        if best and src_df[x] >= min_count and best[0] >= min_dice:
+            want[x] = best[1]
+    got = DictionaryTranslator("en-zh", min_count=min_count, min_dice=min_dice).fit(pairs).table
+    assert got == want and len(want) >= 3
 
 
 def test_bleu_of_the_copy_baseline_equals_sacrebleu():

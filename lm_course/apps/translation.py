@@ -21,10 +21,11 @@ sentence pairs, and BLEU / chrF with bootstrap intervals.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
 import torch
+from scipy import sparse
 from torch import Tensor, nn
 
 from lm_course.attention import BOS, EOS, PAD, SPECIALS, LSTMSeq2Seq, decode_ids, padding_mask
@@ -180,6 +181,21 @@ def _units(text: str, lang: str) -> list[str]:
     return _EN_WORD.findall(text.lower()) if lang == "en" else _ZH_CHAR.findall(text)
 
 
+def _presence(docs: list[list[str]]):
+    """A sparse 0/1 matrix (documents x units) of which units each document contains, and the
+    units in sorted order (column j is ``units[j]``)."""
+    units = sorted({u for d in docs for u in d})
+    index = {u: j for j, u in enumerate(units)}
+    rows, cols = [], []
+    for i, d in enumerate(docs):
+        js = {index[u] for u in d}
+        rows += [i] * len(js)
+        cols += js
+    matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)),
+                               shape=(len(docs), len(units)))
+    return matrix, units
+
+
 class DictionaryTranslator:
     """Word-by-word baseline: every source unit is replaced by the target unit it co-occurs
     with most strongly in the training pairs, in source order.
@@ -200,24 +216,25 @@ class DictionaryTranslator:
         self.table: dict[str, str] = {}
 
     def fit(self, pairs: Sequence[tuple[str, str]]) -> DictionaryTranslator:
-        """Count co-occurrences in (source, target) pairs and keep each unit's best match."""
+        """Count co-occurrences in (source, target) pairs and keep each unit's best match
+        (the highest Dice; on a tie, the last target unit in sorted order)."""
         pairs = _check_pairs(pairs)
-        src_df: Counter = Counter()
-        tgt_df: Counter = Counter()
-        joint: dict[str, Counter] = {}
-        for s, t in pairs:
-            su, tu = set(_units(s, self.src)), set(_units(t, self.tgt))
-            src_df.update(su)
-            tgt_df.update(tu)
-            for a in su:
-                joint.setdefault(a, Counter()).update(tu)
+        S, src_units = _presence([_units(s, self.src) for s, _ in pairs])  # (N, Vs) 0/1
+        T, tgt_units = _presence([_units(t, self.tgt) for _, t in pairs])  # (N, Vt) 0/1
+        src_df = np.asarray(S.sum(0)).ravel()  # (Vs,) pairs containing each source unit
+        tgt_df = np.asarray(T.sum(0)).ravel()  # (Vt,)
+        joint = (S.T @ T).tocoo()  # (Vs, Vt) pairs containing both, only the nonzero counts
         self.table = {}
-        for a, row in joint.items():
-            if src_df[a] < self.min_count or not row:
-                continue
-            dice, b = max((2 * c / (src_df[a] + tgt_df[b]), b) for b, c in row.items())
-            if dice >= self.min_dice:
-                self.table[a] = b
+        if joint.nnz == 0:
+            return self
+        a, b, c = joint.row, joint.col, joint.data.astype(np.float64)
+        dice = 2 * c / (src_df[a] + tgt_df[b])
+        # per source unit the best (dice, target unit): sort by unit, then dice, then target
+        order = np.lexsort((b, dice, a))  # target ids follow sorted order: ties go to the last
+        last = order[np.r_[a[order][1:] != a[order][:-1], True]]  # last entry of each unit
+        for i, j, d in zip(a[last], b[last], dice[last], strict=True):
+            if src_df[i] >= self.min_count and d >= self.min_dice:
+                self.table[src_units[i]] = tgt_units[j]
         return self
 
     def translate(self, sources: Sequence[str]) -> list[str]:
