@@ -4,9 +4,8 @@
 nbgrader course, releases it, and autogrades in one run: the source notebook (must score
 full marks), the released notebook (must score zero) and one submission per key of
 ``MISTAKES`` - a fake student whose ``<ex>-solution`` cells are replaced by realistic wrong
-code (each must lose points on that exercise, and only there). Two more students get only
-half the exercises wrong, alternately (the first student's mistakes on exercises 1, 3, ...,
-the second's on 2, 4, ...): every exercise is then graded once with the others wrong, so a
+code (each must lose points on that exercise, and only there). Every exercise is also graded
+right at least once in a submission where other exercises are wrong (``right_elsewhere``), so a
 mistake that costs points on a *different* exercise is caught. It also checks that the
 release leaks no solution code, no hidden-test code and no outputs, and that every solution
 cell declares what its exercise forbids and the reference solutions break no rule of
@@ -103,17 +102,6 @@ def _grade(assignment: str, mistakes_json: str) -> dict:
 def grade_assignment(assignment: str, mistakes: dict[str, dict[str, str]]) -> dict:
     """Run (once per session, cached) the grading of ``assignment``; see the module doc."""
     return _grade(assignment, json.dumps(mistakes, sort_keys=True))
-
-
-def with_half_wrong_students(exercises: list[str], mistakes: dict[str, dict[str, str]]
-                             ) -> dict[str, dict[str, str]]:
-    """``mistakes`` plus ``half_odd`` (the first student's mistakes on exercises 1, 3, ...) and
-    ``half_even`` (the second student's, or the first's, on exercises 2, 4, ...)."""
-    students = list(mistakes.values())
-    first, second = students[0], students[min(1, len(students) - 1)]
-    odd = {ex: first[ex] for ex in exercises[0::2] if ex in first}
-    even = {ex: second[ex] for ex in exercises[1::2] if ex in second}
-    return {**mistakes, "half_odd": odd, "half_even": even}
 
 
 # Classes of test input under which a wrong solution gives the right numbers (issue 13). A test
@@ -250,29 +238,42 @@ def spec_mistakes(source, spec: dict[str, list[str]]) -> dict[str, dict[str, str
     return out
 
 
-def pack_students(students: dict[str, dict[str, str]], apart: tuple[str, ...] = ()
-                  ) -> dict[str, dict[str, tuple[str, str]]]:
+def pack_students(students: dict[str, dict[str, str]]) -> dict[str, dict[str, tuple[str, str]]]:
     """The submissions to grade: ``{submission: {exercise: (student, code)}}``.
 
     Every kernel start costs seconds, so the fake students' wrong solutions are packed into as
     few submissions as possible: each submission holds at most one wrong solution per
     exercise, since exercises are scored on their own (the check that a mistake costs points
-    only on its own exercise is what makes that safe, and it still runs per submission). The
-    students in ``apart`` (the half-wrong ones, whose point is which exercises are right) are
-    graded as they are.
+    only on its own exercise is what makes that safe, and it still runs per submission).
     """
     packed: list[dict[str, tuple[str, str]]] = []
-    out = {name: {ex: (name, code) for ex, code in students[name].items()} for name in apart}
     for student, wrong in students.items():
-        if student in apart:
-            continue
         for ex, code in wrong.items():
             room = next((sub for sub in packed if ex not in sub), None)
             if room is None:
                 room = {}
                 packed.append(room)
             room[ex] = (student, code)
-    return {**{f"pack_{i + 1}": sub for i, sub in enumerate(packed)}, **out}
+    return {f"pack_{i + 1}": sub for i, sub in enumerate(packed)}
+
+
+def right_elsewhere(exercises: list[str], packed: dict[str, dict[str, tuple[str, str]]],
+                    students: dict[str, dict[str, str]]
+                    ) -> dict[str, dict[str, tuple[str, str]]]:
+    """The extra submissions that grade every exercise right at least once while another
+    exercise is wrong: one with the exercises that are wrong in every packed submission right
+    and the others wrong; two halves (odd and even exercises wrong) when that is all of them."""
+    def wrong(exs: list[str]) -> dict[str, tuple[str, str]]:  # the first mistake on each
+        return {ex: next((st, w[ex]) for st, w in students.items() if ex in w) for ex in exs
+                if any(ex in w for w in students.values())}
+
+    always = [ex for ex in exercises if all(ex in sub for sub in packed.values())]
+    if not always:
+        return {}
+    rest = [ex for ex in exercises if ex not in always]
+    if wrong(rest):
+        return {"others_wrong": wrong(rest)}
+    return {"odd_wrong": wrong(exercises[0::2]), "even_wrong": wrong(exercises[1::2])}
 
 
 def _exercise_score(cells: dict[str, tuple[float, float]], ex: str) -> tuple[float, float]:
@@ -295,8 +296,9 @@ def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
     assert audit is not None, f"{assignment}: the test file declares no AUDIT"
     check_audit(assignment, exs, mistakes, spec or {}, audit)
     generated = spec_mistakes(source_nb, spec or {})
-    everyone = with_half_wrong_students(exs, mistakes)
-    packed = pack_students({**everyone, **generated}, apart=("half_odd", "half_even"))
+    everyone = {**mistakes, **generated}
+    packed = pack_students(everyone)
+    packed.update(right_elsewhere(exs, packed, everyone))
     report = grade_assignment(assignment, {sub: {ex: code for ex, (_, code) in items.items()}
                                            for sub, items in packed.items()})
     source, release, scores = report["source"], report["release"], report["scores"]

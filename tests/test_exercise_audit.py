@@ -63,15 +63,23 @@ def test_the_audit_check_refuses_a_gap(change, message):
 
 
 def test_packing_keeps_every_mistake_once_and_one_per_exercise_per_submission():
-    from exercise_harness import pack_students
+    from exercise_harness import pack_students, right_elsewhere
 
     students = {"wrong_1": {"a": "1a", "b": "1b", "c": "1c"}, "wrong_2": {"a": "2a", "c": "2c"},
-                "size_one_axis": {"b": "sb"}, "spec_detached": {"c": "dc"},
-                "half_odd": {"a": "1a", "c": "1c"}, "half_even": {"b": "2b"}}
-    packed = pack_students(students, apart=("half_odd", "half_even"))
-    assert packed["half_odd"] == {"a": ("half_odd", "1a"), "c": ("half_odd", "1c")}
-    assert packed["half_even"] == {"b": ("half_even", "2b")}
+                "size_one_axis": {"b": "sb"}, "spec_detached": {"c": "dc"}}
+    packed = pack_students(students)
     items = sorted((st, ex, code) for sub in packed.values() for ex, (st, code) in sub.items())
     assert items == sorted((st, ex, code) for st, w in students.items() for ex, code in w.items())
-    # exercise c has the most mistakes (3 outside the half students): 3 packed submissions
-    assert sorted(k for k in packed if k.startswith("pack_")) == ["pack_1", "pack_2", "pack_3"]
+    # exercise c has the most mistakes (3): 3 submissions, c wrong in each of them
+    assert list(packed) == ["pack_1", "pack_2", "pack_3"]
+    assert all("c" in sub for sub in packed.values())
+    # so one more submission grades c right while the others are wrong
+    assert right_elsewhere(["a", "b", "c"], packed, students) == {
+        "others_wrong": {"a": ("wrong_1", "1a"), "b": ("wrong_1", "1b")}}
+    # when every exercise is wrong in every submission: two halves
+    both = {"wrong_1": {"a": "1a", "b": "1b"}}
+    assert right_elsewhere(["a", "b"], pack_students(both), both) == {
+        "odd_wrong": {"a": ("wrong_1", "1a")}, "even_wrong": {"b": ("wrong_1", "1b")}}
+    # nothing extra when every exercise is already right somewhere
+    some = {"w": {"a": "x"}, "v": {"b": "y", "a": "z"}}
+    assert right_elsewhere(["a", "b"], {"pack_1": {"a": 1}, "pack_2": {"b": 2}}, some) == {}
