@@ -130,6 +130,49 @@ def self_attention(x, w_in, b_in, w_out, b_out, n_head):
     return out @ w_out.T
 ''',
     },
+    # An axis of size one hides the mistake: right only for one query (and a batch of one).
+    "size_one_axis": {
+        # A hand-written softmax that divides by the row sums without keepdim=True: the sums
+        # (..., T_q) broadcast against the keys axis, which is right only when T_q is 1.
+        "attention": '''
+def attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    e = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
+    weights = e / e.sum(dim=-1)
+    return weights @ v, weights
+''',
+    },
+    # The odd item always last: right only while the masked keys are a tail of padding.
+    "odd_item_last": {
+        # Reads the mask as a padding length (how many keys are valid) and keeps the first
+        # that many keys: right for padding at the end and for a causal mask, wrong for a mask
+        # with holes in the middle or at the front.
+        "attention": '''
+def attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        n_valid = mask.sum(dim=-1, keepdim=True)
+        scores = scores.masked_fill(torch.arange(scores.size(-1)) >= n_valid, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+''',
+    },
+    # Excluded keys that score lowest anyway: a finite penalty instead of removing them.
+    "excluded_lowest": {
+        # Masks with a finite penalty (-1e4, as older libraries did) instead of -inf: the
+        # masked keys look excluded while every other score is far above -1e4, but take all
+        # the weight when the other scores are lower still.
+        "attention": '''
+def attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -1e4)
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+''',
+    },
 }
 
 # Whole classes of wrong solution made from the reference (exercise_harness.SPEC_WRAPPERS);
@@ -143,25 +186,26 @@ SPEC = {"mutates_inputs": ["attention", "heads", "mha"],
 AUDIT = {
     "attention": {
         "initial_values": "n/a: attention has no parameters or state",
-        "size_one_axis": "TODO",
+        "size_one_axis": "size_one_axis",
         "counts_at_least_one": "n/a: nothing is counted",
-        "odd_item_last": "TODO",
-        "excluded_lowest": "TODO",
+        "odd_item_last": "odd_item_last",
+        "excluded_lowest": "excluded_lowest",
         "mutates_inputs": "spec", "tensor_for_float": "n/a: returns tensors, as promised",
         "detached": "spec",
     },
     "causal": {
         "initial_values": "n/a: a mask has no parameters",
-        "size_one_axis": "TODO",
+        "size_one_axis": "wrong_2",  # triu() is tril() transposed: equal for T = 1
         "counts_at_least_one": "n/a: nothing is counted",
-        "odd_item_last": "TODO",
+        "odd_item_last": "n/a: no entry is special: every entry follows j <= i, and the hidden "
+                         "test checks each entry for T = 1, 2, 5 and 17",
         "excluded_lowest": "n/a: builds the mask; nothing is scored",
         "mutates_inputs": "n/a: its only input is an int", "tensor_for_float": "n/a: "
         "returns a tensor, as promised", "detached": "n/a: a boolean mask is not trained",
     },
     "heads": {
         "initial_values": "n/a: a reshape has no parameters",
-        "size_one_axis": "TODO",
+        "size_one_axis": "wrong_1",  # a view without moving the time axis: equal for T or H = 1
         "counts_at_least_one": "n/a: nothing is counted",
         "odd_item_last": "n/a: every position and head is moved the same way",
         "excluded_lowest": "n/a: nothing is scored or excluded",
@@ -170,7 +214,7 @@ AUDIT = {
     },
     "mha": {
         "initial_values": "initial_values",
-        "size_one_axis": "TODO",
+        "size_one_axis": "wrong_1",  # scaled by sqrt(C), not sqrt(D): equal with one head
         "counts_at_least_one": "n/a: nothing is counted",
         "odd_item_last": "n/a: no position is special in self-attention without a mask",
         "excluded_lowest": "n/a: no mask, nothing excluded",
