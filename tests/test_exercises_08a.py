@@ -66,6 +66,54 @@ def masked_mean(h, mask):
     return (h * m).sum(dim=1) / m.sum()
 ''',
     },
+    # The "initial values" class: right only at the default alpha = 1.
+    "initial_values": {
+        # Remembers add-one smoothing as "+ V below": right at the default alpha = 1 only.
+        "naive_bayes": '''
+def naive_bayes_scores(X_train, y_train, X_test, n_classes, alpha=1.0):
+    X_train, X_test = X_train.double(), X_test.double()
+    onehot = torch.nn.functional.one_hot(y_train, n_classes).double()
+    counts = onehot.T @ X_train
+    V = X_train.size(1)
+    log_lik = (counts + alpha).log() - (counts.sum(dim=1, keepdim=True) + V).log()
+    return X_test @ log_lik.T + onehot.mean(dim=0).log()
+''',
+    },
+    # The "size one axis" class: right while an axis has a single entry.
+    "size_one_axis": {
+        # Divides by the word total of all classes together, not of each class: right with
+        # one class only.
+        "naive_bayes": '''
+def naive_bayes_scores(X_train, y_train, X_test, n_classes, alpha=1.0):
+    X_train, X_test = X_train.double(), X_test.double()
+    onehot = torch.nn.functional.one_hot(y_train, n_classes).double()
+    smoothed = onehot.T @ X_train + alpha
+    log_lik = smoothed.log() - smoothed.sum().log()
+    return X_test @ log_lik.T + onehot.mean(dim=0).log()
+''',
+    },
+    # The "counts at least one" class: right while no count is zero.
+    "counts_at_least_one": {
+        # Takes V as the number of words seen in training: right while every word of the
+        # vocabulary occurs in some training document.
+        "naive_bayes": '''
+def naive_bayes_scores(X_train, y_train, X_test, n_classes, alpha=1.0):
+    X_train, X_test = X_train.double(), X_test.double()
+    onehot = torch.nn.functional.one_hot(y_train, n_classes).double()
+    counts = onehot.T @ X_train
+    V = int((X_train.sum(dim=0) > 0).sum())
+    log_lik = (counts + alpha).log() - (counts.sum(dim=1, keepdim=True) + alpha * V).log()
+    return X_test @ log_lik.T + onehot.mean(dim=0).log()
+''',
+        # Takes each text's length as the position of its first padding (argmin of the
+        # mask): right while every row is right-padded and has at least one pad.
+        "masked_mean": '''
+def masked_mean(h, mask):
+    lengths = mask.int().argmin(dim=1)
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(dim=1) / lengths.unsqueeze(-1).to(h.dtype)
+''',
+    },
 }
 
 
@@ -73,5 +121,33 @@ def masked_mean(h, mask):
 SPEC = {"mutates_inputs": ["naive_bayes", "masked_mean"], "detached": ["masked_mean"]}
 
 
+# Every exercise against every class of hiding input (exercise_harness.INPUT_CLASSES) and of
+# spec mistake: the student who makes that mistake there, "spec", or why it cannot occur.
+AUDIT = {
+    "naive_bayes": {
+        "initial_values": "initial_values",
+        "size_one_axis": "size_one_axis",
+        "counts_at_least_one": "counts_at_least_one",
+        "odd_item_last": "n/a: no word, class or document has a special place: every column "
+                         "and label is handled alike and documents are scored independently",
+        "excluded_lowest": "n/a: nothing is excluded or masked: every class gets its score",
+        "mutates_inputs": "spec",
+        "tensor_for_float": "n/a: returns a tensor, as promised",
+        "detached": "n/a: fitted by counting; nothing is trained by gradient",
+    },
+    "masked_mean": {
+        "initial_values": "n/a: masked_mean has no parameters or state",
+        "size_one_axis": "wrong_3",  # the whole batch's token count: right with one sequence
+        "counts_at_least_one": "counts_at_least_one",
+        "odd_item_last": "wrong_2",  # assumes the padding comes last (after the text)
+        "excluded_lowest": "n/a: a mean, not a max or a softmax: padding is removed exactly "
+                           "by its weight 0",
+        "mutates_inputs": "spec",
+        "tensor_for_float": "n/a: returns a tensor, as promised",
+        "detached": "spec",
+    },
+}
+
+
 def test_exercises_08a():
-    check_assignment(ASSIGNMENT, MISTAKES, min_exercises=2, spec=SPEC)
+    check_assignment(ASSIGNMENT, MISTAKES, min_exercises=2, spec=SPEC, audit=AUDIT)

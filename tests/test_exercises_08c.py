@@ -89,6 +89,46 @@ def masked_mean(hidden, mask):
     return (hidden * w).sum(1) / w.sum(1)
 ''',
     },
+    # The "size one axis" class: right while an axis has a single entry.
+    "size_one_axis": {
+        # Divides by the norm of the whole batch (no dim=): right for a batch of one.
+        "pooling": '''
+def masked_mean(hidden, mask):
+    w = mask.to(hidden.dtype).unsqueeze(-1)
+    mean = (hidden * w).sum(1) / w.sum(1)
+    return mean / mean.norm()
+''',
+    },
+    # The "odd item last" class: right while the odd item sits at the end.
+    "odd_item_last": {
+        # Takes a piece even when nothing matches and checks only the last piece against the
+        # vocabulary: [UNK] only when the unknown character is at the end of the word.
+        "wordpiece": '''
+def wordpiece(word, vocab):
+    if len(word) > 100:
+        return ["[UNK]"]
+    pieces, start = [], 0
+    while start < len(word):
+        end = len(word)
+        while end > start + 1:
+            piece = word[start:end] if start == 0 else "##" + word[start:end]
+            if piece in vocab:
+                break
+            end -= 1
+        pieces.append(word[start:end] if start == 0 else "##" + word[start:end])
+        start = end
+    if pieces and pieces[-1] not in vocab:
+        return ["[UNK]"]
+    return pieces
+''',
+        # Averages the first n = mask.sum() positions: right while the padding comes last.
+        "pooling": '''
+def masked_mean(hidden, mask):
+    lengths = mask.sum(1).tolist()
+    mean = torch.stack([hidden[b, :int(n)].mean(0) for b, n in enumerate(lengths)])
+    return mean / mean.norm(dim=-1, keepdim=True)
+''',
+    },
 }
 
 
@@ -96,5 +136,35 @@ def masked_mean(hidden, mask):
 SPEC = {"mutates_inputs": ["wordpiece", "pooling"], "detached": ["pooling"]}
 
 
+# Every exercise against every class of hiding input (exercise_harness.INPUT_CLASSES) and of
+# spec mistake: the student who makes that mistake there, "spec", or why it cannot occur.
+AUDIT = {
+    "wordpiece": {
+        "initial_values": "n/a: wordpiece has no parameters or state",
+        "size_one_axis": "n/a: one word in, a flat list of pieces out: no axis is reduced "
+                         "over or permuted",
+        "counts_at_least_one": "n/a: nothing is counted or divided",
+        "odd_item_last": "odd_item_last",
+        "excluded_lowest": "n/a: nothing is scored: the longest piece in vocab is taken",
+        "mutates_inputs": "spec",
+        "tensor_for_float": "n/a: returns a list of strings; no float is promised",
+        "detached": "n/a: string processing, nothing is trained",
+    },
+    "pooling": {
+        "initial_values": "n/a: masked_mean has no parameters or state",
+        "size_one_axis": "size_one_axis",
+        "counts_at_least_one": "n/a: every row is a sentence with at least one real token "
+                               "(the mean of none is undefined); a row without padding is "
+                               "tested",
+        "odd_item_last": "odd_item_last",
+        "excluded_lowest": "n/a: a mean, not a max or a softmax: padding is removed exactly "
+                           "by its weight 0",
+        "mutates_inputs": "spec",
+        "tensor_for_float": "n/a: returns a tensor, as promised",
+        "detached": "spec",
+    },
+}
+
+
 def test_exercises_08c():
-    check_assignment(ASSIGNMENT, MISTAKES, min_exercises=2, spec=SPEC)
+    check_assignment(ASSIGNMENT, MISTAKES, min_exercises=2, spec=SPEC, audit=AUDIT)
