@@ -123,6 +123,18 @@ def top_p_filter(logits, p):
     return logits.masked_fill(drop, -1e4)
 ''',
     },
+    # A tie the random tests never hit: drops a token only when the mass ranked above it is
+    # strictly more than p, so with exactly p above it a token too many is kept.
+    "tie_at_p": {
+        "top_p": '''
+def top_p_filter(logits, p):
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    drop_sorted = probs.cumsum(dim=-1) - probs > p
+    drop = drop_sorted.scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+''',
+    },
 }
 
 
