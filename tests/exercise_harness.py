@@ -355,17 +355,47 @@ def check_assignment(assignment: str, mistakes: dict[str, dict[str, str]],
     for ex, n in covered.items():
         assert n >= min_mistakes, f"{assignment}: exercise {ex!r} has {n} wrong solutions " \
                                   f"in MISTAKES, want >= {min_mistakes}"
-    return report
+    REPORTS[assignment] = {**report, "packed": packed, "exercises": exs}
+    return REPORTS[assignment]
 
 
-if __name__ == "__main__":  # the audit of every assignment, as a Markdown table
+REPORTS: dict[str, dict] = {}  # the last check_assignment report of each assignment
+
+
+def score_rows(report: dict) -> list[list[str]]:
+    """Per exercise: its points, the reference's, the release's, and each wrong solution's."""
+    scores, rows = report["scores"], []
+    for ex in report["exercises"]:
+        got, points = _exercise_score(scores["source"], ex)
+        wrong = [f"{items[ex][0]} {_exercise_score(scores[sub], ex)[0]:g}"
+                 for sub, items in report["packed"].items()
+                 if ex in items and sub.startswith("pack_")]  # right_elsewhere repeats them
+        rows.append([ex, f"{points:g}", f"{got:g}",
+                     f"{_exercise_score(scores['release'], ex)[0]:g}", ", ".join(wrong)])
+    return rows
+
+
+if __name__ == "__main__":
+    # python tests/exercise_harness.py            the audit of every assignment, as a table
+    # python tests/exercise_harness.py 08d 08e    grade them and print every solution's points
     import importlib
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
-    head = ["assignment", "exercise", *INPUT_CLASSES, *SPEC_WRAPPERS]
-    print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
-    for test in sorted(Path(__file__).parent.glob("test_exercises_*.py")):
-        mod = importlib.import_module(test.stem)
-        for row in audit_rows(mod.ASSIGNMENT, mod.AUDIT):
+    if len(sys.argv) == 1:
+        head = ["assignment", "exercise", *INPUT_CLASSES, *SPEC_WRAPPERS]
+        print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+        for test in sorted(Path(__file__).parent.glob("test_exercises_*.py")):
+            mod = importlib.import_module(test.stem)
+            for row in audit_rows(mod.ASSIGNMENT, mod.AUDIT):
+                print("| " + " | ".join(row) + " |")
+    harness = importlib.import_module("exercise_harness")  # the module the tests use
+    for nn in sys.argv[1:]:
+        mod = importlib.import_module(f"test_exercises_{nn}")
+        getattr(mod, f"test_exercises_{nn}")()  # the test itself: asserts the whole contract
+        report = harness.REPORTS[mod.ASSIGNMENT]
+        print(f"\n{mod.ASSIGNMENT}: {len(report['packed'])} graded submissions besides the "
+              f"source and the release\n| exercise | points | reference | release | wrong "
+              f"solutions (points each) |\n|---|---|---|---|---|")
+        for row in score_rows(report):
             print("| " + " | ".join(row) + " |")
