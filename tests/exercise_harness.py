@@ -127,16 +127,15 @@ def check_audit(assignment: str, exercises: list[str], mistakes: dict[str, dict[
                 spec: dict[str, list[str]], audit: dict[str, dict[str, str]]) -> None:
     """Every exercise audited for every class: a fake student that makes that mistake there
     (caught by the grading), ``"spec"`` for a class in ``spec``, or ``"n/a: <why>"``."""
-    classes = [*INPUT_CLASSES, *SPEC_WRAPPERS]
     missing = sorted(set(exercises) - set(audit))
     extra = sorted(set(audit) - set(exercises))
     assert not missing and not extra, (f"{assignment}: AUDIT must list exactly the exercises "
                                        f"{exercises}; missing {missing}, unknown {extra}")
     for ex in exercises:
         entry = audit[ex]
-        unknown = sorted(set(entry) - set(classes))
+        unknown = sorted(set(entry) - set(AUDIT_CLASSES))
         assert not unknown, f"{assignment}: AUDIT[{ex!r}] names unknown classes {unknown}"
-        for cls in classes:
+        for cls in AUDIT_CLASSES:
             value = entry.get(cls)
             where = f"{assignment}: AUDIT[{ex!r}][{cls!r}]"
             assert value is not None, f"{where} is missing (a student, 'spec' or 'n/a: why')"
@@ -153,9 +152,8 @@ def check_audit(assignment: str, exercises: list[str], mistakes: dict[str, dict[
 
 def audit_rows(assignment: str, audit: dict[str, dict[str, str]]) -> list[list[str]]:
     """One table row per exercise: the student (or 'spec', or 'n/a') per class."""
-    classes = [*INPUT_CLASSES, *SPEC_WRAPPERS]
     return [[assignment, ex, *("n/a" if audit[ex][c].startswith("n/a:") else audit[ex][c]
-                               for c in classes)] for ex in audit]
+                               for c in AUDIT_CLASSES)] for ex in audit]
 
 
 # Wrong solutions of a whole class, made from the reference: the right answer, but a spec
@@ -217,6 +215,10 @@ def _spec_wrap(_f):
 }
 
 
+# every class an exercise's AUDIT entry must name
+AUDIT_CLASSES = [*INPUT_CLASSES, *SPEC_WRAPPERS]
+
+
 def spec_mistakes(source, spec: dict[str, list[str]]) -> dict[str, dict[str, str]]:
     """One fake student per class of ``spec`` (``{class: [exercises]}``, classes from
     ``SPEC_WRAPPERS``): each listed exercise's reference solution, wrapped."""
@@ -271,8 +273,8 @@ def right_elsewhere(exercises: list[str], packed: dict[str, dict[str, tuple[str,
     if not always:
         return {}
     rest = [ex for ex in exercises if ex not in always]
-    if wrong(rest):
-        return {"others_wrong": wrong(rest)}
+    if others := wrong(rest):
+        return {"others_wrong": others}
     return {"odd_wrong": wrong(exercises[0::2]), "even_wrong": wrong(exercises[1::2])}
 
 
@@ -383,7 +385,7 @@ if __name__ == "__main__":
 
     sys.path.insert(0, str(Path(__file__).parent))
     if len(sys.argv) == 1:
-        head = ["assignment", "exercise", *INPUT_CLASSES, *SPEC_WRAPPERS]
+        head = ["assignment", "exercise", *AUDIT_CLASSES]
         print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
         for test in sorted(Path(__file__).parent.glob("test_exercises_*.py")):
             mod = importlib.import_module(test.stem)
